@@ -1,0 +1,96 @@
+/**
+ * POST /v1/pings — one ping or an array of up to 10,000 (CONTRACT §1, §5).
+ *
+ * Lean on purpose (it is the throughput path): no zod per ping when the hand-written check in
+ * streams/codec.ts accepts the batch (zod only explains a rejected one), no log line per ping,
+ * one pipeline call (one store round trip) per request.
+ * - invalid item(s) → 400 naming every bad item by index and field; nothing is processed
+ * - more than 10,000 items → 413 (the body is too large for one request; nothing is processed)
+ * - with a ping sink (Kafka) → 202 { accepted } once the sink has acknowledged
+ * - otherwise → 200 { accepted, alerts } after the batch is judged and stored
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { MAX_PINGS_PER_REQUEST, decodePings } from '../../../streams/codec.ts';
+import type { IngestPipeline } from '../../../streams/pipeline.ts';
+import { PingsBody, PingsResult, ProblemSchema } from '../../schemas.ts';
+import { HttpProblem, validationProblem, type FieldError } from '../problem.ts';
+import { doc, jsonBody } from '../validate.ts';
+
+/** Where validated pings go when Kafka is configured (the Kafka producer satisfies it). */
+export interface PingSink {
+  /** the pings as received (extra fields kept), keyed by tagId; resolves when durably accepted */
+  sendPings(pings: readonly { tagId: string; [field: string]: unknown }[]): Promise<void>;
+}
+
+const ROLES = ['ingest'] as const;
+
+export function pingRoutes(opts: { pipeline: IngestPipeline; sink: PingSink | null }): FastifyPluginAsync {
+  return async (app) => {
+    const { requireRole, metrics, config } = app.cordon;
+    const { pipeline, sink } = opts;
+    const decodeOpts = { defaultAccuracyM: config.defaultAccuracyM, maxBatch: MAX_PINGS_PER_REQUEST };
+
+    app.post(
+      '/v1/pings',
+      {
+        preHandler: requireRole(...ROLES),
+        ...doc({
+          summary: 'Ingest one ping or an array of up to 10,000 (all-or-nothing)',
+          description:
+            'Without Kafka the pings are judged in the request and the answer (200) lists the alerts they opened, updated or ended, already stored. ' +
+            'With Kafka configured the pings are produced to the topic and the answer is 202. ' +
+            'Any invalid item → 400 listing every bad item by index and field, and nothing is processed. More than 10,000 items → 413.',
+          tags: ['pings'],
+          roles: [...ROLES],
+          body: PingsBody,
+          responses: {
+            200: PingsResult,
+            202: PingsResult,
+            400: ProblemSchema,
+            401: ProblemSchema,
+            403: ProblemSchema,
+            413: ProblemSchema,
+          },
+        }),
+      },
+      async (req, reply) => {
+        const started = performance.now();
+        const body = jsonBody(req);
+        const n = Array.isArray(body) ? body.length : 1;
+        const r = decodePings(body, decodeOpts);
+        if (!r.ok) {
+          metrics.pingsRejected.inc({ source: 'http' }, n);
+          if (r.reason === 'too_many') {
+            throw new HttpProblem(413, 'too-many-pings', `At most ${MAX_PINGS_PER_REQUEST} pings per request; got ${n}. Nothing was processed.`);
+          }
+          const errors: FieldError[] = r.errors.map((e) => {
+            const sub = e.field === '' ? [] : e.field.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+            return { in: 'body', index: e.index, field: e.field, path: Array.isArray(body) ? [e.index, ...sub] : sub, code: 'invalid_ping', message: e.message };
+          });
+          const items = new Set(errors.map((e) => e.index)).size;
+          throw validationProblem(
+            errors,
+            Array.isArray(body)
+              ? `${items} of ${n} pings are invalid (${errors.length} problems); nothing was processed`
+              : `The ping is invalid: ${errors.map((e) => `${e.field || 'ping'}: ${e.message}`).join('; ')}`,
+          );
+        }
+        if (r.pings.length === 0) return reply.code(sink ? 202 : 200).send(sink ? { accepted: 0 } : { accepted: 0, alerts: [] });
+
+        if (sink) {
+          const raw = (Array.isArray(body) ? body : [body]) as { tagId: string }[];
+          // Counted as processed by the consumer that judges them, not here.
+          await sink.sendPings(raw);
+          return reply.code(202).send({ accepted: r.pings.length });
+        }
+
+        const res = await pipeline.processBatch(r.pings, r.extras);
+        metrics.pingsProcessed.inc({ source: 'http' }, r.pings.length);
+        if (res.unknownTags) metrics.unknownTags.inc({ source: 'http' }, res.unknownTags);
+        for (const e of res.events) metrics.alerts.inc({ type: e.alert.type, event: e.type.slice(6) });
+        metrics.processingSeconds.observe({ source: 'http' }, (performance.now() - started) / 1000);
+        return { accepted: r.pings.length, alerts: res.alerts };
+      },
+    );
+  };
+}

@@ -1,0 +1,726 @@
+/**
+ * The Redis store (ioredis). Every atomic multi-key write is one Lua script (redis-scripts.ts);
+ * reads are pipelined. Keys live under one prefix (default "cordon:") except the events stream and
+ * channel, which default to exactly "cordon:events" (CONTRACT §4).
+ *
+ * Keys (P = prefix):
+ *   P subject:{id} hash (json, createdAt, assignedAt, assignedMs, tagId) · P subjects zset (lex)
+ *   P tagowner hash tag→subject · P tagctx hash tag→TagContext JSON
+ *   P zone:{id} hash (v, live, createdAt, sids) · P zones zset (lex, live) · P zones:subj:{sid} zset (lex)
+ *   P zonehist:{id} list of audit records · P zoneids set (every id ever)
+ *   P state hash tag→state JSON · P due zset tag→next check (ms)
+ *   P alert:{id} hash (e engine JSON, h human JSON, n notes JSON, pc, act, conf, st, om, type, subj, ab, aa)
+ *   P alerts / alerts:st:{s} / alerts:type:{t} / alerts:subj:{id} zsets scored by openedAt ms
+ *   P pos:{tag} zset scored by ts, member = position JSON · P lease:{key} · P config channel
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { TagContext, ZoneDef } from '../../geo/types.ts';
+import { enginePart } from '../../streams/alerts.ts';
+import { toZoneDef } from '../../streams/codec.ts';
+import {
+  BadCursorError,
+  ConflictError,
+  InvalidTransitionError,
+  NotFoundError,
+  STORE_DEFAULTS,
+  systemClock,
+} from '../../streams/ports.ts';
+import type {
+  AcknowledgeInput,
+  Alert,
+  AlertEvent,
+  AlertQuery,
+  AlertStatus,
+  Clock,
+  CommitBatch,
+  CommitResult,
+  ConfigChange,
+  CordonStore,
+  DueTag,
+  Page,
+  PageQuery,
+  PositionWrite,
+  PutResult,
+  ResolveInput,
+  StoredPosition,
+  StoreOptions,
+  StoredTagState,
+  Subject,
+  SubjectInput,
+  TagStateBlob,
+  TransitionResult,
+  Unsubscribe,
+  WriteMeta,
+  ZoneHistory,
+  ZoneInput,
+  ZoneResource,
+  ZoneVersionRecord,
+} from '../../streams/ports.ts';
+import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId, storedPosition } from './common.ts';
+import { COMMIT_LUA, DELETE_SUBJECT_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
+
+export interface RedisStoreOptions extends StoreOptions {
+  /** redis:// URL; ignored when `client` is given */
+  url?: string;
+  /** an existing connection to use (not closed by close() unless ownsClient) */
+  client?: Redis;
+  redisOptions?: RedisOptions;
+  /** connection errors are logged here (warn, rate-limited); pino's Logger fits. Default: silent */
+  logger?: StoreLogger;
+}
+
+/** The slice of a pino logger the store uses. */
+export interface StoreLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** How often (at most) a failing connection logs while Redis stays unreachable. */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Gives `client` 'error' and 'ready' listeners: without an 'error' listener ioredis prints
+ * "[ioredis] Unhandled error event" stack traces while it reconnects. ioredis keeps reconnecting
+ * (its retryStrategy); this only logs: the first error, then at most once per interval with the
+ * number of errors in between, and one line when the connection is back.
+ */
+function watchConnection(client: Redis, role: string, logger: StoreLogger | undefined): void {
+  let lastLog = 0;
+  let suppressed = 0;
+  let failing = false;
+  client.on('error', (err: Error) => {
+    failing = true;
+    const now = Date.now();
+    if (now - lastLog < ERROR_LOG_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    lastLog = now;
+    logger?.warn({ connection: role, err: err.message, suppressed }, 'Redis connection error (reconnecting)');
+    suppressed = 0;
+  });
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    lastLog = 0;
+    suppressed = 0;
+    logger?.info({ connection: role }, 'Redis connection ready again');
+  });
+}
+
+interface Script {
+  src: string;
+  sha: string;
+}
+
+function script(src: string): Script {
+  return { src, sha: createHash('sha1').update(src).digest('hex') };
+}
+
+const SCRIPTS = {
+  commit: script(COMMIT_LUA),
+  transition: script(TRANSITION_LUA),
+  putSubject: script(PUT_SUBJECT_LUA),
+  deleteSubject: script(DELETE_SUBJECT_LUA),
+  zone: script(ZONE_LUA),
+};
+
+function checkLimit(limit: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(limit)));
+}
+
+function mergedAlertJson(e: string, h: string, n: string): string {
+  return e.slice(0, -1) + ',' + h.slice(1, -1) + ',"notes":' + n + '}';
+}
+
+/** JSON of `v` with the first and last character (the braces) kept: the tail after the id etc. */
+function objectJson(v: object): string {
+  return JSON.stringify(v);
+}
+
+/** JSON of a field value as JSON.stringify writes it inside an object; undefined = leave the key out. */
+function field(name: string, v: unknown): string {
+  if (v === undefined) return '';
+  if (v === null) return '"' + name + '":null,';
+  if (typeof v === 'number') return '"' + name + '":' + (Number.isFinite(v) ? String(v) : 'null') + ',';
+  return '"' + name + '":' + JSON.stringify(v) + ',';
+}
+
+/**
+ * JSON.stringify(storedPosition(...)) byte for byte, without building the object: extras (rare)
+ * take the general path.
+ */
+function positionJson(p: PositionWrite, nowIso: string, receivedTail: string): string {
+  const g = p.ping;
+  if (p.extras !== null && Object.keys(p.extras).length > 0) return JSON.stringify(storedPosition(g, p.extras, nowIso));
+  return (
+    '{"tagId":' +
+    JSON.stringify(g.tagId) +
+    ',"ts":"' +
+    new Date(g.ts).toISOString() +
+    '",' +
+    field('lat', g.lat) +
+    field('lon', g.lon) +
+    field('accuracyM', g.accuracyM) +
+    field('fix', g.fix) +
+    field('battery', g.battery) +
+    field('strap', g.strap) +
+    field('seq', g.seq) +
+    receivedTail.slice(1)
+  );
+}
+
+export class RedisStore implements CordonStore {
+  readonly kind = 'redis' as const;
+  readonly redis: Redis;
+  private sub: Redis | null = null;
+  private readonly ownsClient: boolean;
+  private readonly clock: Clock;
+  private readonly P: string;
+  private readonly ek: string;
+  private readonly configChannel: string;
+  private readonly retentionMs: number;
+  private readonly maxPerTag: number;
+  private readonly eventsMaxLen: number;
+  private readonly origin = randomUUID();
+  private readonly configListeners = new Set<(c: ConfigChange) => void>();
+  private readonly eventListeners = new Set<(e: AlertEvent) => void>();
+  private subscribing: Promise<void> | null = null;
+  private closed: Promise<void> | null = null;
+  private readonly logger: StoreLogger | undefined;
+  private readonly loading = new Map<string, Promise<unknown>>();
+
+  constructor(opts: RedisStoreOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.P = opts.prefix ?? STORE_DEFAULTS.prefix;
+    this.ek = opts.eventsKey ?? STORE_DEFAULTS.eventsKey;
+    this.configChannel = this.P + 'config';
+    this.retentionMs = opts.positionRetentionMs ?? STORE_DEFAULTS.positionRetentionMs;
+    this.maxPerTag = opts.positionsMaxPerTag ?? STORE_DEFAULTS.positionsMaxPerTag;
+    this.eventsMaxLen = opts.eventsMaxLen ?? STORE_DEFAULTS.eventsMaxLen;
+    if (opts.client) {
+      this.redis = opts.client;
+      this.ownsClient = false;
+    } else {
+      if (!opts.url) throw new Error('RedisStore needs url or client');
+      this.redis = new Redis(opts.url, { maxRetriesPerRequest: 3, ...opts.redisOptions });
+      this.ownsClient = true;
+    }
+    this.logger = opts.logger;
+    // a client handed in may already have its owner's listener; ours only logs
+    watchConnection(this.redis, 'main', this.logger);
+  }
+
+  /** Connects and subscribes to config changes (so other instances' changes arrive). */
+  async init(): Promise<this> {
+    await this.redis.ping();
+    await this.ensureSubscribed();
+    return this;
+  }
+
+  /**
+   * EVALSHA (args are a handful: batch items travel joined in one argument, never spread). On
+   * NOSCRIPT (a fresh or restarted Redis) one SCRIPT LOAD is shared by every call waiting, instead
+   * of each in-flight commit sending the whole script body with EVAL.
+   */
+  private async run(s: Script, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(s.sha, 0, ...args);
+    } catch (e) {
+      if (!(e instanceof Error && e.message.includes('NOSCRIPT'))) throw e;
+    }
+    let loading = this.loading.get(s.sha);
+    if (!loading) {
+      loading = this.redis.script('LOAD', s.src).finally(() => this.loading.delete(s.sha));
+      this.loading.set(s.sha, loading);
+    }
+    try {
+      await loading;
+      return await this.redis.evalsha(s.sha, 0, ...args);
+    } catch (e) {
+      if (e instanceof Error && e.message.includes('NOSCRIPT')) return this.redis.eval(s.src, 0, ...args);
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- pub/sub
+
+  private ensureSubscribed(): Promise<void> {
+    if (this.subscribing) return this.subscribing;
+    const sub = this.redis.duplicate();
+    this.sub = sub;
+    watchConnection(sub, 'subscriber', this.logger);
+    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    let connectedBefore = false;
+    sub.on('ready', () => {
+      // ioredis re-subscribes by itself after a reconnect, but what was published while the
+      // connection was down is gone: tell listeners about every subject and zone again.
+      if (connectedBefore) void this.resync().catch(() => {});
+      connectedBefore = true;
+    });
+    this.subscribing = sub.subscribe(this.configChannel, this.ek).then(() => undefined);
+    return this.subscribing;
+  }
+
+  /** Re-announces every current subject assignment and zone to the config listeners. */
+  async resync(): Promise<void> {
+    if (this.configListeners.size === 0) return;
+    const [assignments, zoneIds] = await Promise.all([this.allAssignments(), this.redis.smembers(this.P + 'zoneids')]);
+    const p = this.redis.pipeline();
+    for (const id of zoneIds) p.hmget(this.P + 'zone:' + id, 'v', 'live');
+    const res = zoneIds.length ? ((await p.exec()) ?? []) : [];
+    for (const c of assignments) this.emitConfig({ kind: 'subject', id: c.subjectId, tagId: c.tagId, previousTagId: null });
+    zoneIds.forEach((id, i) => {
+      const [v, live] = (res[i]?.[1] as (string | null)[] | undefined) ?? [];
+      this.emitConfig({ kind: 'zone', id, version: Number(v ?? 0), deleted: live == null });
+    });
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel === this.ek) {
+      if (this.eventListeners.size === 0) return;
+      let ev: AlertEvent;
+      try {
+        ev = JSON.parse(message) as AlertEvent;
+      } catch {
+        return;
+      }
+      for (const l of this.eventListeners) {
+        try {
+          l(ev);
+        } catch {
+          /* a listener's failure is its own */
+        }
+      }
+      return;
+    }
+    if (channel === this.configChannel) {
+      let msg: { origin: string; change: ConfigChange };
+      try {
+        msg = JSON.parse(message) as { origin: string; change: ConfigChange };
+      } catch {
+        return;
+      }
+      if (msg.origin === this.origin) return; // told our own listeners already, synchronously
+      this.emitConfig(msg.change);
+    }
+  }
+
+  private emitConfig(c: ConfigChange): void {
+    for (const l of this.configListeners) {
+      try {
+        l(c);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  }
+
+  onConfigChange(listener: (change: ConfigChange) => void): Unsubscribe {
+    this.configListeners.add(listener);
+    void this.ensureSubscribed();
+    return () => this.configListeners.delete(listener);
+  }
+
+  subscribeEvents(listener: (event: AlertEvent) => void): Unsubscribe {
+    this.eventListeners.add(listener);
+    void this.ensureSubscribed();
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** resolves once the subscriber connection listens (tests: before expecting live messages) */
+  subscribed(): Promise<void> {
+    return this.ensureSubscribed();
+  }
+
+  // ---------------------------------------------------------------- subjects
+
+  async putSubject(id: string, input: SubjectInput): Promise<PutResult<Subject>> {
+    const now = this.clock.now();
+    const nowIso = new Date(now).toISOString();
+    const tail = objectJson({ tagId: input.tagId, name: input.name, orderRef: input.orderRef, timezone: input.timezone, updatedAt: nowIso });
+    const r = (await this.run(SCRIPTS.putSubject, [
+      this.P,
+      id,
+      JSON.stringify(id),
+      input.tagId,
+      JSON.stringify(input.tagId),
+      JSON.stringify(input.timezone),
+      tail,
+      nowIso,
+      now,
+      this.configChannel,
+      this.origin,
+    ])) as [string, ...unknown[]];
+    if (r[0] === 'conflict') {
+      const owner = String(r[1]);
+      throw new ConflictError(`tag ${JSON.stringify(input.tagId)} is assigned to subject ${JSON.stringify(owner)}`, {
+        tagId: input.tagId,
+        subjectId: owner,
+      });
+    }
+    const [, created, json, prevTag] = r as [string, number, string, string];
+    this.emitConfig({ kind: 'subject', id, tagId: input.tagId, previousTagId: prevTag === '' ? null : prevTag });
+    return { created: created === 1, value: JSON.parse(json) as Subject };
+  }
+
+  async getSubject(id: string): Promise<Subject | null> {
+    const json = await this.redis.hget(this.P + 'subject:' + id, 'json');
+    return json ? (JSON.parse(json) as Subject) : null;
+  }
+
+  async deleteSubject(id: string): Promise<boolean> {
+    const tag = (await this.run(SCRIPTS.deleteSubject, [this.P, id, JSON.stringify(id), this.configChannel, this.origin])) as string | null;
+    if (!tag) return false;
+    this.emitConfig({ kind: 'subject', id, tagId: null, previousTagId: tag });
+    return true;
+  }
+
+  private async lexPage(key: string, q: PageQuery): Promise<{ ids: string[]; more: boolean }> {
+    const limit = checkLimit(q.limit);
+    const after = idAfter(q.cursor);
+    if (q.cursor && after === null) throw new BadCursorError();
+    const ids = await this.redis.zrangebylex(key, after === null ? '-' : '(' + after, '+', 'LIMIT', 0, limit + 1);
+    return { ids: ids.slice(0, limit), more: ids.length > limit };
+  }
+
+  async listSubjects(q: PageQuery): Promise<Page<Subject>> {
+    const { ids, more } = await this.lexPage(this.P + 'subjects', q);
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hget(this.P + 'subject:' + id, 'json');
+    const res = ids.length ? ((await p.exec()) ?? []) : [];
+    const items: Subject[] = [];
+    for (const [err, json] of res) if (!err && typeof json === 'string') items.push(JSON.parse(json) as Subject);
+    const last = ids[ids.length - 1];
+    return { items, nextCursor: more && last !== undefined ? encodeCursor([last]) : null };
+  }
+
+  async subjectByTag(tagId: string): Promise<TagContext | null> {
+    const json = await this.redis.hget(this.P + 'tagctx', tagId);
+    return json ? (JSON.parse(json) as TagContext) : null;
+  }
+
+  async allAssignments(): Promise<TagContext[]> {
+    const all = await this.redis.hvals(this.P + 'tagctx');
+    return all.map((j) => JSON.parse(j) as TagContext);
+  }
+
+  // ---------------------------------------------------------------- zones
+
+  private async zoneWrite(id: string, action: 'put' | 'delete', input: ZoneInput | null, meta: WriteMeta): Promise<unknown[]> {
+    const now = this.clock.now();
+    const nowIso = new Date(now).toISOString();
+    const tail = input ? objectJson({ ...input, updatedAt: nowIso, updatedBy: meta.by }) : '';
+    return (await this.run(SCRIPTS.zone, [
+      this.P,
+      id,
+      JSON.stringify(id),
+      action,
+      tail,
+      input ? input.subjectIds.join('\n') : '',
+      nowIso,
+      JSON.stringify(meta.by),
+      this.configChannel,
+      this.origin,
+    ])) as unknown[];
+  }
+
+  async putZone(id: string, input: ZoneInput, meta: WriteMeta): Promise<PutResult<ZoneResource>> {
+    const r = (await this.zoneWrite(id, 'put', input, meta)) as [string, number, number, string];
+    this.emitConfig({ kind: 'zone', id, version: r[2], deleted: false });
+    return { created: r[1] === 1, value: JSON.parse(r[3]) as ZoneResource };
+  }
+
+  async getZone(id: string): Promise<ZoneResource | null> {
+    const json = await this.redis.hget(this.P + 'zone:' + id, 'live');
+    return json ? (JSON.parse(json) as ZoneResource) : null;
+  }
+
+  async deleteZone(id: string, meta: WriteMeta): Promise<boolean> {
+    const r = await this.zoneWrite(id, 'delete', null, meta);
+    if (r[0] !== 'ok') return false;
+    this.emitConfig({ kind: 'zone', id, version: r[2] as number, deleted: true });
+    return true;
+  }
+
+  async listZones(q: PageQuery & { subjectId?: string }): Promise<Page<ZoneResource>> {
+    const key = q.subjectId === undefined ? this.P + 'zones' : this.P + 'zones:subj:' + q.subjectId;
+    const { ids, more } = await this.lexPage(key, q);
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hget(this.P + 'zone:' + id, 'live');
+    const res = ids.length ? ((await p.exec()) ?? []) : [];
+    const items: ZoneResource[] = [];
+    for (const [err, json] of res) if (!err && typeof json === 'string') items.push(JSON.parse(json) as ZoneResource);
+    const last = ids[ids.length - 1];
+    return { items, nextCursor: more && last !== undefined ? encodeCursor([last]) : null };
+  }
+
+  async zoneVersions(id: string, q: PageQuery): Promise<Page<ZoneVersionRecord> | null> {
+    const limit = checkLimit(q.limit);
+    const c = decodeCursor(q.cursor);
+    if (q.cursor && (!c || typeof c[0] !== 'number')) throw new BadCursorError();
+    const afterVersion = c ? (c[0] as number) : 0;
+    // versions are 1..n in list order, so version v sits at index v-1
+    const raw = await this.redis.lrange(this.P + 'zonehist:' + id, afterVersion, afterVersion + limit);
+    if (raw.length === 0 && afterVersion === 0) return null;
+    const recs = raw.map((j) => JSON.parse(j) as ZoneVersionRecord);
+    const items = recs.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: recs.length > limit && last ? encodeCursor([last.version]) : null };
+  }
+
+  private historyFrom(id: string, raw: string[]): ZoneHistory {
+    const defs: ZoneDef[] = [];
+    const history: ZoneHistory['history'] = [];
+    for (const j of raw) {
+      const r = JSON.parse(j) as ZoneVersionRecord;
+      const at = Date.parse(r.at);
+      if (r.action === 'deleted') history.push({ version: r.version, at, def: null });
+      else {
+        const def = toZoneDef(id, r.version, r.zone, at);
+        defs.push(def);
+        history.push({ version: r.version, at, def });
+      }
+    }
+    const lastH = history[history.length - 1];
+    return { zoneId: id, defs, deletedAt: lastH && lastH.def === null ? lastH.at : null, history };
+  }
+
+  async allZoneDefs(): Promise<ZoneHistory[]> {
+    const ids = await this.redis.smembers(this.P + 'zoneids');
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.lrange(this.P + 'zonehist:' + id, 0, -1);
+    const res = (await p.exec()) ?? [];
+    return ids.map((id, i) => this.historyFrom(id, (res[i]?.[1] as string[] | undefined) ?? []));
+  }
+
+  async zoneHistory(id: string): Promise<ZoneHistory | null> {
+    const raw = await this.redis.lrange(this.P + 'zonehist:' + id, 0, -1);
+    return raw.length ? this.historyFrom(id, raw) : null;
+  }
+
+  // ---------------------------------------------------------------- tag state
+
+  async loadTagStates(tagIds: readonly string[]): Promise<Map<string, StoredTagState>> {
+    const out = new Map<string, StoredTagState>();
+    if (tagIds.length === 0) return out;
+    const vals = await this.redis.hmget(this.P + 'state', ...tagIds);
+    for (let i = 0; i < tagIds.length; i++) {
+      const v = vals[i];
+      if (v == null) continue;
+      // "<rev>|<json>"
+      const bar = v.indexOf('|');
+      out.set(tagIds[i] as string, { rev: Number(v.slice(0, bar)), state: JSON.parse(v.slice(bar + 1)) as TagStateBlob });
+    }
+    return out;
+  }
+
+  async dueTags(now: number, limit: number): Promise<DueTag[]> {
+    const raw = await this.redis.zrangebyscore(this.P + 'due', '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: DueTag[] = [];
+    for (let i = 0; i < raw.length; i += 2) out.push({ tagId: raw[i] as string, dueAt: Number(raw[i + 1]) });
+    return out;
+  }
+
+  async commitBatch(batch: CommitBatch): Promise<CommitResult> {
+    const now = this.clock.now();
+    const nowIso = new Date(now).toISOString();
+    const args: (string | number)[] = [
+      this.P,
+      this.ek,
+      nowIso,
+      now,
+      this.eventsMaxLen,
+      this.retentionMs,
+      this.maxPerTag,
+      batch.states.length,
+      batch.changes.length,
+      batch.positions.length,
+    ];
+    const f: (string | number)[] = [];
+    for (const s of batch.states) {
+      f.push(s.tagId, s.state === undefined ? '' : JSON.stringify(s.state), s.dueAt === null ? '' : s.dueAt, s.expectRev ?? '');
+    }
+    for (const ch of batch.changes) {
+      const a = ch.alert;
+      f.push(
+        ch.kind,
+        a.id,
+        JSON.stringify(enginePart(a)),
+        a.type,
+        a.subjectId,
+        a.openedAt,
+        a.pingCount,
+        a.active ? 1 : 0,
+        a.confidence,
+        a.tagId,
+      );
+    }
+    const receivedTail = ',"receivedAt":"' + nowIso + '"}';
+    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, positionJson(p, nowIso, receivedTail));
+    args.push(f.join('\x1f'));
+    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, args)) as [string[], string[], string[]];
+    return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
+  }
+
+  // ---------------------------------------------------------------- alerts
+
+  async getAlert(id: string): Promise<Alert | null> {
+    const [e, h, n] = await this.redis.hmget(this.P + 'alert:' + id, 'e', 'h', 'n');
+    if (!e || !h || !n) return null;
+    return JSON.parse(mergedAlertJson(e, h, n)) as Alert;
+  }
+
+  async listAlerts(q: AlertQuery): Promise<Page<Alert>> {
+    const limit = checkLimit(q.limit);
+    const after = alertAfter(q.cursor);
+    if (q.cursor && after === null) throw new BadCursorError();
+    // the most selective single index; the other filters are checked on the hashes
+    const key = q.subjectId
+      ? this.P + 'alerts:subj:' + q.subjectId
+      : q.type
+        ? this.P + 'alerts:type:' + q.type
+        : q.status
+          ? this.P + 'alerts:st:' + q.status
+          : this.P + 'alerts';
+    const max = after ? String(after.ms) : '+inf';
+    const min = q.since !== undefined ? String(q.since) : '-inf';
+    const items: Alert[] = [];
+    let last: { ms: number; id: string } | null = null;
+    let more = false;
+    const chunk = Math.min(1000, limit + 1);
+    let offset = 0;
+    outer: for (;;) {
+      const raw = await this.redis.zrevrangebyscore(key, max, min, 'WITHSCORES', 'LIMIT', offset, chunk);
+      if (raw.length === 0) break;
+      offset += raw.length / 2;
+      const cand: { id: string; ms: number }[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const id = raw[i] as string;
+        const ms = Number(raw[i + 1]);
+        if (after && ms === after.ms && id >= after.id) continue;
+        cand.push({ id, ms });
+      }
+      const p = this.redis.pipeline();
+      for (const c of cand) p.hmget(this.P + 'alert:' + c.id, 'e', 'h', 'n', 'st', 'type', 'subj');
+      const res = cand.length ? ((await p.exec()) ?? []) : [];
+      for (let i = 0; i < cand.length; i++) {
+        const f = res[i]?.[1] as (string | null)[] | undefined;
+        if (!f || !f[0] || !f[1] || !f[2]) continue;
+        if (q.status && f[3] !== q.status) continue;
+        if (q.type && f[4] !== q.type) continue;
+        if (q.subjectId && f[5] !== q.subjectId) continue;
+        if (items.length === limit) {
+          more = true;
+          break outer;
+        }
+        items.push(JSON.parse(mergedAlertJson(f[0], f[1], f[2])) as Alert);
+        last = cand[i] as { id: string; ms: number };
+      }
+      if (raw.length / 2 < chunk) break;
+    }
+    return { items, nextCursor: more && last ? encodeCursor([last.ms, last.id]) : null };
+  }
+
+  private async transition(id: string, to: AlertStatus, by: string, outcome: string | null, note: string | null | undefined, action: 'acknowledge' | 'resolve'): Promise<TransitionResult> {
+    const nowIso = new Date(this.clock.now()).toISOString();
+    const noteJson = note ? JSON.stringify({ at: nowIso, by, action, text: note }) : '';
+    const r = (await this.run(SCRIPTS.transition, [
+      this.P,
+      this.ek,
+      this.eventsMaxLen,
+      id,
+      to,
+      nowIso,
+      JSON.stringify(by),
+      JSON.stringify(outcome),
+      noteJson,
+    ])) as string[];
+    if (r[0] === 'not_found') throw new NotFoundError('alert', id);
+    if (r[0] === 'invalid') throw new InvalidTransitionError(id, r[1] as AlertStatus, to);
+    const event = JSON.parse(r[1] as string) as AlertEvent;
+    return { alert: event.alert, event };
+  }
+
+  acknowledgeAlert(id: string, input: AcknowledgeInput): Promise<TransitionResult> {
+    return this.transition(id, 'acknowledged', input.by, null, input.note, 'acknowledge');
+  }
+
+  resolveAlert(id: string, input: ResolveInput): Promise<TransitionResult> {
+    return this.transition(id, 'resolved', input.by, input.outcome, input.note, 'resolve');
+  }
+
+  // ---------------------------------------------------------------- events
+
+  async readEventsAfter(afterId: string | null, limit: number): Promise<AlertEvent[]> {
+    if (limit <= 0) return [];
+    if (afterId !== null && !parseEventId(afterId)) throw new BadCursorError();
+    const entries = await this.redis.xrange(this.ek, afterId === null ? '-' : '(' + afterId, '+', 'COUNT', limit);
+    const out: AlertEvent[] = [];
+    for (const [, fields] of entries) {
+      const i = fields.indexOf('event');
+      const json = i >= 0 ? fields[i + 1] : undefined;
+      if (json) out.push(JSON.parse(json) as AlertEvent);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- positions
+
+  async positions(tagId: string, from: number, to: number, limit: number): Promise<StoredPosition[]> {
+    const cutoff = this.clock.now() - this.retentionMs;
+    const raw = await this.redis.zrangebyscore(this.P + 'pos:' + tagId, Math.max(from, cutoff), to, 'LIMIT', 0, Math.max(0, limit));
+    return raw.map((j) => JSON.parse(j) as StoredPosition);
+  }
+
+  // ---------------------------------------------------------------- coordination
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const r = await this.redis.set(this.P + 'lease:' + key, this.origin, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return r === 'OK';
+  }
+
+  async claimMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const k of keys) p.set(this.P + 'lease:' + k, this.origin, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    const res = (await p.exec()) ?? [];
+    return keys.map((_, i) => res[i]?.[1] === 'OK');
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.configListeners.clear();
+      this.eventListeners.clear();
+      const sub = this.sub;
+      this.sub = null;
+      if (sub) await sub.quit().catch(() => sub.disconnect());
+      if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
+    })();
+    return this.closed;
+  }
+}
+
+/** Connects, subscribes to config changes and answers when ready. */
+export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisStore> {
+  const s = new RedisStore(opts);
+  try {
+    return await s.init();
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+}

@@ -1,0 +1,137 @@
+import type { Kafka } from 'kafkajs';
+import type { Ping } from '../../geo/types.ts';
+import { MAX_PING_BYTES, decodePingBytes } from '../codec.ts';
+import type { KafkaLogger } from './client.ts';
+import { createKafkaIngest, type BatchContext, type KafkaIngest, type KafkaIngestOptions } from './consumer.ts';
+import type { KafkaMetrics } from './metrics.ts';
+import type { KafkaProducer } from './producer.ts';
+
+/** What the consumer needs from the ingest pipeline (streams/pipeline.ts satisfies it). */
+export interface PingBatchProcessor {
+  /**
+   * Judges the pings (one partition's batch, in offset order) and commits events, tag state
+   * and positions to the store before resolving.
+   */
+  processBatch(pings: Ping[], extras: (Record<string, unknown> | null)[]): Promise<{ events: readonly BatchEvent[]; unknownTags?: number }>;
+}
+
+/** The part of an alert event the ingest reports (streams/ports.ts AlertEvent satisfies it). */
+export interface BatchEvent {
+  type: string;
+  alert: { type: string };
+}
+
+/** One decoded Kafka message: the ping and its pass-through fields. */
+interface DecodedPing {
+  ping: Ping;
+  extras: Record<string, unknown> | null;
+}
+
+export interface PingIngestOptions
+  extends Pick<
+    KafkaIngestOptions<DecodedPing>,
+    | 'fromBeginning'
+    | 'partitionsConsumedConcurrently'
+    | 'backoff'
+    | 'sessionTimeout'
+    | 'rebalanceTimeout'
+    | 'heartbeatInterval'
+    | 'maxWaitTimeInMs'
+    | 'maxBytesPerPartition'
+    | 'assignDelayMs'
+    | 'maxBatchMessages'
+    | 'onFatal'
+    | 'onDeadLetters'
+  > {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  pipeline: PingBatchProcessor;
+  /** dead letters go through it */
+  producer: Pick<KafkaProducer, 'sendDeadLetters'>;
+  defaultAccuracyM?: number;
+  maxMessageBytes?: number;
+  metrics?: KafkaMetrics;
+  logger?: KafkaLogger;
+  /**
+   * Merge the batches of several partitions that are ready at the same moment into one
+   * pipeline call (one state load, one store commit) (default true). Each partition's pings
+   * stay contiguous and in order; partitions never share a tag when keyed by tagId.
+   */
+  coalesce?: boolean;
+  /** after each durable batch (the service counts pings and alert events here) */
+  onBatch?: (info: { pings: number; events: readonly BatchEvent[]; unknownTags: number; seconds: number; ctx: BatchContext }) => void;
+}
+
+/**
+ * Tag pings from Kafka into the engine: decode + validate each message (codec), judge and
+ * store each partition's batch through the pipeline, then commit. See createKafkaIngest for
+ * the guarantees.
+ */
+export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
+  const maxBytes = opts.maxMessageBytes ?? MAX_PING_BYTES;
+  const decodeOpts = { defaultAccuracyM: opts.defaultAccuracyM, maxBytes };
+  const judge = opts.coalesce === false ? (p: Ping[], e: (Record<string, unknown> | null)[]) => opts.pipeline.processBatch(p, e) : coalescer(opts.pipeline);
+  return createKafkaIngest<DecodedPing>({
+    ...opts,
+    maxMessageBytes: maxBytes,
+    decode: (value) => {
+      const r = decodePingBytes(value, decodeOpts);
+      return r.ok ? { ok: true, value: { ping: r.ping, extras: r.extras } } : { ok: false, reason: r.reason };
+    },
+    handle: async (items, ctx) => {
+      const started = performance.now();
+      const pings = new Array<Ping>(items.length);
+      const extras = new Array<Record<string, unknown> | null>(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i] as DecodedPing;
+        pings[i] = it.ping;
+        extras[i] = it.extras;
+      }
+      const res = await judge(pings, extras);
+      opts.onBatch?.({ pings: pings.length, events: res.events, unknownTags: res.unknownTags ?? 0, seconds: (performance.now() - started) / 1000, ctx });
+    },
+  });
+}
+
+type BatchOutcome = Awaited<ReturnType<PingBatchProcessor['processBatch']>>;
+
+/**
+ * Collects the calls made in the same turn of the event loop and runs them as one pipeline
+ * call. Every caller gets the whole result (its events are reported once, by the first caller)
+ * or the whole error, so a failed merged write is retried by each partition.
+ */
+function coalescer(pipeline: PingBatchProcessor): (pings: Ping[], extras: (Record<string, unknown> | null)[]) => Promise<BatchOutcome> {
+  type Waiter = { pings: Ping[]; extras: (Record<string, unknown> | null)[]; resolve: (r: BatchOutcome) => void; reject: (e: unknown) => void };
+  let pending: Waiter[] = [];
+  const flush = () => {
+    const group = pending;
+    pending = [];
+    if (group.length === 1) {
+      const only = group[0] as Waiter;
+      pipeline.processBatch(only.pings, only.extras).then(only.resolve, only.reject);
+      return;
+    }
+    const pings: Ping[] = [];
+    const extras: (Record<string, unknown> | null)[] = [];
+    for (const w of group) {
+      for (let i = 0; i < w.pings.length; i++) {
+        pings.push(w.pings[i] as Ping);
+        extras.push(w.extras[i] ?? null);
+      }
+    }
+    pipeline.processBatch(pings, extras).then(
+      (r) => {
+        group.forEach((w, i) => w.resolve(i === 0 ? r : { events: [], unknownTags: 0 }));
+      },
+      (e: unknown) => {
+        for (const w of group) w.reject(e);
+      },
+    );
+  };
+  return (pings, extras) =>
+    new Promise<BatchOutcome>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ pings, extras, resolve, reject });
+    });
+}

@@ -1,0 +1,79 @@
+import type { Registry } from 'prom-client';
+import { createKafkaClient, type KafkaLogger } from './client.ts';
+import type { KafkaIngest } from './consumer.ts';
+import { createPingIngest, type PingBatchProcessor, type PingIngestOptions } from './ingest.ts';
+import { kafkaMetrics } from './metrics.ts';
+import { createKafkaProducer, type KafkaProducer } from './producer.ts';
+
+export interface KafkaRuntimeOptions {
+  brokers: string[];
+  topic: string;
+  dlqTopic: string;
+  groupId: string;
+  clientId?: string;
+  logger?: KafkaLogger;
+  /** the service's /metrics registry: the Kafka collectors are registered on it */
+  registry?: Registry;
+  defaultAccuracyM?: number;
+}
+
+/**
+ * Cordon's Kafka side in one object, for the composition root: the producer behind
+ * `POST /v1/pings` (202) and the consumer group feeding the ingest pipeline.
+ * Shutdown order: `stopConsumer()` (drain + commit + leave), then the HTTP server, then `close()`.
+ */
+export interface KafkaRuntime {
+  /** the ping sink for the HTTP 202 path */
+  readonly producer: KafkaProducer;
+  /** connects the producer; rejects when no broker answers */
+  connect(): Promise<void>;
+  /** joins the group and starts judging pings with `pipeline` */
+  startConsumer(
+    pipeline: PingBatchProcessor,
+    hooks?: Pick<PingIngestOptions, 'onBatch' | 'onDeadLetters' | 'onFatal'>,
+  ): Promise<void>;
+  /** producer connected and consumer in its group */
+  isReady(): boolean;
+  /** drains in-flight batches, commits, leaves the group (idempotent) */
+  stopConsumer(): Promise<void>;
+  /** stops the consumer if still running, then the producer (idempotent) */
+  close(): Promise<void>;
+}
+
+export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
+  const kafka = createKafkaClient({ brokers: opts.brokers, clientId: opts.clientId ?? 'cordon', logger: opts.logger });
+  const metrics = opts.registry ? kafkaMetrics(opts.registry) : undefined;
+  const producer = createKafkaProducer({ kafka, topic: opts.topic, dlqTopic: opts.dlqTopic, metrics, logger: opts.logger });
+  let ingest: KafkaIngest | null = null;
+  let closing: Promise<void> | null = null;
+  return {
+    producer,
+    connect: () => producer.connect(),
+    async startConsumer(pipeline, hooks = {}) {
+      if (ingest) throw new Error('the Kafka consumer is already started');
+      ingest = createPingIngest({
+        kafka,
+        topic: opts.topic,
+        groupId: opts.groupId,
+        pipeline,
+        producer,
+        metrics,
+        logger: opts.logger,
+        defaultAccuracyM: opts.defaultAccuracyM,
+        ...hooks,
+      });
+      await ingest.start();
+    },
+    isReady: () => producer.isConnected() && (ingest?.isReady() ?? false),
+    stopConsumer: async () => {
+      await ingest?.stop();
+    },
+    close() {
+      closing ??= (async () => {
+        await ingest?.stop();
+        await producer.close();
+      })();
+      return closing;
+    },
+  };
+}

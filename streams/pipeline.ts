@@ -1,0 +1,371 @@
+/**
+ * The ingest pipeline: decoded pings → tracker (geo) → one atomic store commit (alerts, events,
+ * tag states, positions). A batch (an HTTP array, a Kafka batch) is one unit of work: one state
+ * load, one commit, whatever its size.
+ *
+ *   processBatch(pings)  resolve tag → subject (cached; refreshed on config changes)
+ *                        load every touched tag's state in one call
+ *                        applyPing per ping in arrival order
+ *                        commit once (events are written before it resolves)
+ *   tickTags(due, now)   the same for clock-driven checks (used by the sweeper)
+ *
+ * Within one process, work on a tag is serialised: a batch waits for earlier in-flight batches
+ * that touch any of its tags (shared by every pipeline on one store object, the sweeper's too).
+ * Across processes (a sweeper elsewhere, a partition handed over mid-batch) each tag's state is
+ * written compare-and-set on its revision; a tag that changed underneath is judged again from its
+ * fresh state. Replays are harmless because commits are idempotent.
+ */
+import { applyPing, nextTickAt, tick } from '../geo/tracker.ts';
+import type { TagState } from '../geo/tracker.ts';
+import type { AlertChange, Ping, TagContext, TrackerConfig, ZoneLookup } from '../geo/types.ts';
+import type { Alert, AlertEvent, Clock, CordonStore, DueTag, PositionWrite, StoredTagState, TagStateWrite, Unsubscribe } from './ports.ts';
+import { systemClock } from './ports.ts';
+
+/** The slice of a pino logger the pipeline uses. */
+export interface LogLike {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface IngestPipelineOptions {
+  store: CordonStore;
+  zones: ZoneLookup;
+  config: TrackerConfig;
+  clock?: Clock;
+  logger?: LogLike;
+  /** called once per batch for each unassigned tag with its ping count (metrics) */
+  onUnknownTag?: (tagId: string, pings: number) => void;
+  /** how long a "not assigned" answer is trusted before asking the store again (ms, default 1000) */
+  negativeTtlMs?: number;
+  /**
+   * The tag cache follows config changes; it is also reloaded whole this often (ms, default 60 000)
+   * in the background, so a change missed while the pub/sub connection was down does not linger.
+   */
+  cacheRefreshMs?: number;
+}
+
+export interface BatchResult {
+  /** pings judged (assigned tags) */
+  processed: number;
+  /** pings of unassigned tags, ignored */
+  unknownTags: number;
+  /** events written by this batch, in order */
+  events: AlertEvent[];
+  /** alerts opened, updated or ended by this batch, final state, once each */
+  alerts: Alert[];
+}
+
+export interface IngestPipeline {
+  processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[]): Promise<BatchResult>;
+  /** clock-driven checks for these tags at wall-clock `now` (the caller holds their leases) */
+  tickTags(due: readonly DueTag[], now: number): Promise<BatchResult>;
+  /** the engine context of a tag, null when unassigned */
+  contextOf(tagId: string): Promise<TagContext | null>;
+  /** stops listening for config changes */
+  close(): void;
+}
+
+const inFlightByStore = new WeakMap<CordonStore, Map<string, Promise<unknown>>>();
+
+/** judging attempts per batch when other writers keep changing its tags */
+const MAX_ATTEMPTS = 5;
+
+const EMPTY: BatchResult = { processed: 0, unknownTags: 0, events: [], alerts: [] };
+
+export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipeline {
+  const { store, zones, config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const negativeTtl = opts.negativeTtlMs ?? 1000;
+  const cacheRefreshMs = opts.cacheRefreshMs ?? 60_000;
+
+  // ---- tag → subject cache: warmed once, kept current by config changes
+  const contexts = new Map<string, TagContext>();
+  const unassignedUntil = new Map<string, number>();
+  let warm: Promise<void> | null = null;
+  let warmDone = false;
+  let generation = 0;
+  let warmedAt = 0;
+  let refreshing = false;
+  const warmUp = (): Promise<void> => {
+    warm ??= store.allAssignments().then(
+      (all) => {
+        warmedAt = clock.now();
+        for (const c of all) if (!contexts.has(c.tagId)) contexts.set(c.tagId, c);
+        warmDone = true;
+      },
+      (err: unknown) => {
+        // a store outage during warm-up must not poison every later batch: retry next time
+        warm = null;
+        throw err;
+      },
+    );
+    if (!refreshing && warmedAt > 0 && clock.now() - warmedAt >= cacheRefreshMs) {
+      refreshing = true;
+      const gen = generation;
+      warmedAt = clock.now();
+      void store
+        .allAssignments()
+        .then((all) => {
+          if (gen !== generation) return; // a change landed meanwhile; the next refresh catches up
+          contexts.clear();
+          for (const c of all) contexts.set(c.tagId, c);
+        })
+        .catch(() => {})
+        .finally(() => {
+          refreshing = false;
+        });
+    }
+    return warm;
+  };
+  const unsubscribe: Unsubscribe = store.onConfigChange((c) => {
+    if (c.kind !== 'subject') return;
+    generation++;
+    if (c.previousTagId) {
+      contexts.delete(c.previousTagId);
+      unassignedUntil.delete(c.previousTagId);
+    }
+    for (const [tag, ctx] of contexts) if (ctx.subjectId === c.id && tag !== c.tagId) contexts.delete(tag);
+    if (c.tagId) {
+      contexts.delete(c.tagId);
+      unassignedUntil.delete(c.tagId);
+      const tag = c.tagId;
+      const gen = generation;
+      void store.subjectByTag(tag).then(
+        (ctx) => {
+          if (ctx && gen === generation) contexts.set(tag, ctx);
+        },
+        () => {},
+      );
+    }
+  });
+
+  /** the context of each tag (undefined = unassigned), aligned with `tags` */
+  async function resolveList(tags: readonly string[]): Promise<(TagContext | undefined)[]> {
+    const w = warmUp();
+    if (!warmDone) await w;
+    const out: (TagContext | undefined)[] = new Array(tags.length);
+    const now = clock.now();
+    let misses: number[] | null = null;
+    for (let k = 0; k < tags.length; k++) {
+      const t = tags[k] as string;
+      const c = contexts.get(t);
+      out[k] = c;
+      if (c === undefined && (unassignedUntil.get(t) ?? 0) <= now) (misses ??= []).push(k);
+    }
+    if (misses) {
+      const found = await Promise.all(misses.map((k) => store.subjectByTag(tags[k] as string)));
+      for (let i = 0; i < misses.length; i++) {
+        const k = misses[i] as number;
+        const t = tags[k] as string;
+        const c = found[i];
+        if (c) {
+          contexts.set(t, c);
+          out[k] = c;
+        } else {
+          unassignedUntil.set(t, now + negativeTtl);
+          if (unassignedUntil.size > 100_000) unassignedUntil.clear();
+        }
+      }
+    }
+    return out;
+  }
+
+  async function resolve(tags: readonly string[]): Promise<Map<string, TagContext>> {
+    const list = await resolveList(tags);
+    const out = new Map<string, TagContext>();
+    for (let k = 0; k < tags.length; k++) {
+      const c = list[k];
+      if (c !== undefined) out.set(tags[k] as string, c);
+    }
+    return out;
+  }
+
+  // ---- per-tag serialisation inside this process (shared by every pipeline on this store object,
+  // so the sweeper's ticks and HTTP/Kafka batches never interleave on one tag)
+  let inFlight = inFlightByStore.get(store);
+  if (!inFlight) {
+    inFlight = new Map<string, Promise<unknown>>();
+    inFlightByStore.set(store, inFlight);
+  }
+  const locks = inFlight;
+  async function exclusive<T>(tags: readonly string[], work: () => Promise<T>): Promise<T> {
+    let waits: Promise<unknown>[] | null = null;
+    for (const t of tags) {
+      const p = locks.get(t);
+      if (p) (waits ??= []).push(p);
+    }
+    const run = (waits ? Promise.allSettled(waits) : Promise.resolve()).then(work);
+    for (const t of tags) locks.set(t, run);
+    try {
+      return await run;
+    } finally {
+      for (const t of tags) if (locks.get(t) === run) locks.delete(t);
+    }
+  }
+
+  async function processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[]): Promise<BatchResult> {
+    if (pings.length === 0) return EMPTY;
+    // each distinct tag gets a slot k (first-seen order); per-ping work then indexes arrays by slot
+    const n = pings.length;
+    const slotOfTag = new Map<string, number>();
+    const tags: string[] = [];
+    const pingSlot = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = (pings[i] as Ping).tagId;
+      let k = slotOfTag.get(t);
+      if (k === undefined) {
+        k = tags.length;
+        slotOfTag.set(t, k);
+        tags.push(t);
+      }
+      pingSlot[i] = k;
+    }
+    return exclusive(tags, async () => {
+      const ctxs = await resolveList(tags);
+      let unknown = 0;
+      let unknownByTag: Map<string, number> | null = null;
+      let mine: number[] = [];
+      for (let i = 0; i < n; i++) {
+        if (ctxs[pingSlot[i] as number] !== undefined) mine.push(i);
+        else {
+          unknown++;
+          if (opts.onUnknownTag) {
+            const t = (pings[i] as Ping).tagId;
+            (unknownByTag ??= new Map()).set(t, (unknownByTag.get(t) ?? 0) + 1);
+          }
+        }
+      }
+      if (unknownByTag) for (const [t, c] of unknownByTag) opts.onUnknownTag?.(t, c);
+      if (mine.length === 0) return { ...EMPTY, unknownTags: unknown };
+      let known: number[] = [];
+      for (let k = 0; k < tags.length; k++) if (ctxs[k] !== undefined) known.push(k);
+      const processed = mine.length;
+      const events: AlertEvent[] = [];
+      const alerts = new Map<string, Alert>();
+      // Compare-and-set on each tag's revision: if another instance wrote a tag meanwhile (a sweeper
+      // tick elsewhere, a partition handed over mid-batch), judge that tag's pings again from its
+      // fresh state. Commits are idempotent, so re-judging never duplicates an alert.
+      for (let attempt = 1; ; attempt++) {
+        const res = await judgeAndCommit(tags, known, mine, pingSlot, pings, extras, ctxs);
+        for (const e of res.events) events.push(e);
+        for (const a of res.alerts) {
+          alerts.delete(a.id);
+          alerts.set(a.id, a);
+        }
+        if (res.conflicts.length === 0) break;
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new Error(`tag state kept changing under this batch (tags ${res.conflicts.slice(0, 5).join(', ')}); retry the batch`);
+        }
+        opts.logger?.debug({ tags: res.conflicts.length, attempt }, 'tag state conflict; judging again');
+        const again = new Uint8Array(tags.length);
+        known = [];
+        for (const t of res.conflicts) {
+          const k = slotOfTag.get(t);
+          if (k !== undefined && again[k] === 0) {
+            again[k] = 1;
+            known.push(k);
+          }
+        }
+        mine = mine.filter((i) => again[pingSlot[i] as number] === 1);
+      }
+      logAlerts(events);
+      return { processed, unknownTags: unknown, events, alerts: [...alerts.values()] };
+    });
+  }
+
+  /**
+   * One attempt: load the states of the tags in slots `known`, judge the pings `todo` (indexes,
+   * arrival order), commit.
+   */
+  async function judgeAndCommit(
+    tags: readonly string[],
+    known: readonly number[],
+    todo: readonly number[],
+    pingSlot: Int32Array,
+    pings: readonly Ping[],
+    extras: readonly (Record<string, unknown> | null)[] | undefined,
+    ctxs: readonly (TagContext | undefined)[],
+  ) {
+    const knownTags: string[] = new Array(known.length);
+    for (let j = 0; j < known.length; j++) knownTags[j] = tags[known[j] as number] as string;
+    const loaded = await store.loadTagStates(knownTags);
+    const states: (TagState | null)[] = new Array(tags.length);
+    const revs: number[] = new Array(tags.length);
+    for (let j = 0; j < known.length; j++) {
+      const k = known[j] as number;
+      const cur = loaded.get(knownTags[j] as string);
+      states[k] = (cur?.state as TagState | undefined) ?? null;
+      revs[k] = cur?.rev ?? 0;
+    }
+    const now = clock.now();
+    const changes: AlertChange[] = [];
+    const positions: PositionWrite[] = new Array(todo.length);
+    for (let j = 0; j < todo.length; j++) {
+      const i = todo[j] as number;
+      const p = pings[i] as Ping;
+      const k = pingSlot[i] as number;
+      const r = applyPing(states[k] ?? null, p, ctxs[k] as TagContext, zones, config, now);
+      states[k] = r.state;
+      const ch = r.changes;
+      for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
+      positions[j] = { ping: p, extras: extras === undefined ? null : (extras[i] ?? null) };
+    }
+    const writes: TagStateWrite[] = new Array(known.length);
+    for (let j = 0; j < known.length; j++) {
+      const k = known[j] as number;
+      const s = states[k] as TagState;
+      writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
+    }
+    return store.commitBatch({ states: writes, changes, positions });
+  }
+
+  async function tickTags(due: readonly DueTag[], now: number): Promise<BatchResult> {
+    if (due.length === 0) return EMPTY;
+    const tags = [...new Set(due.map((d) => d.tagId))];
+    return exclusive(tags, async () => {
+      const ctxs = await resolve(tags);
+      const known = tags.filter((t) => ctxs.has(t));
+      const loaded = known.length ? await store.loadTagStates(known) : new Map<string, StoredTagState>();
+      const changes: AlertChange[] = [];
+      const writes: TagStateWrite[] = [];
+      for (const t of tags) {
+        const ctx = ctxs.get(t);
+        if (!ctx) {
+          // no longer assigned: nothing to check any more
+          writes.push({ tagId: t, dueAt: null });
+          continue;
+        }
+        const cur = loaded.get(t);
+        const r = tick((cur?.state as TagState | undefined) ?? null, ctx, zones, config, now);
+        for (const c of r.changes) changes.push(c);
+        // a conflict means a ping batch just wrote this tag (and its next due time): the tick is moot
+        writes.push({ tagId: t, state: r.state, expectRev: cur?.rev ?? 0, dueAt: nextTickAt(r.state, ctx, zones, config, now) });
+      }
+      const res = await store.commitBatch({ states: writes, changes, positions: [] });
+      logAlerts(res.events);
+      return { processed: 0, unknownTags: 0, events: res.events, alerts: res.alerts };
+    });
+  }
+
+  function logAlerts(events: readonly AlertEvent[]): void {
+    const log = opts.logger;
+    if (!log) return;
+    for (const e of events) {
+      const a = e.alert;
+      log.info({ alertId: a.id, tagId: a.tagId, subjectId: a.subjectId, zoneId: a.zoneId, type: a.type, event: e.type }, 'alert event');
+    }
+  }
+
+  return {
+    processBatch,
+    tickTags,
+    async contextOf(tagId) {
+      return (await resolve([tagId])).get(tagId) ?? null;
+    },
+    close() {
+      unsubscribe();
+    },
+  };
+}

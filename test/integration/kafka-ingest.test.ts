@@ -1,0 +1,302 @@
+/**
+ * Kafka ingest end to end over the real wire protocol (librdkafka mock cluster) with a real
+ * Redis: alerts land in the events stream exactly once, offsets are committed after the
+ * writes, poison messages go to the dead-letter topic, restarts resume from the commit and a
+ * full replay changes nothing.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startKafkaMock, type KafkaMockCluster } from '../support/kafka-mock.ts';
+import { freePort, startRedisServer, waitFor } from '../support/redis.ts';
+import {
+  adminClient,
+  countByAlert,
+  expectedAlertCount,
+  offsetsOf,
+  pingStream,
+  putFixture,
+  readEvents,
+  startConsumer,
+  tagIds,
+  uniqueNames,
+  type RunningConsumer,
+  type ScenarioNames,
+} from '../support/kafka-scenario.ts';
+import { createRedisStore } from '../../src/stores/redis.ts';
+import { createKafkaClient, createKafkaProducer, type KafkaProducer } from '../../streams/kafka/index.ts';
+
+let cluster: KafkaMockCluster;
+let redis: Redis;
+const redisUrl = inject('redisUrl');
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  cluster = await startKafkaMock({
+    topics: { e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
+  });
+  redis = new Redis(redisUrl);
+});
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  redis?.disconnect();
+  await cluster?.stop();
+});
+
+async function fixture(label: string, tags: string[]): Promise<{ names: ScenarioNames; fromTs: number }> {
+  const names = uniqueNames(label);
+  const store = await createRedisStore({ url: redisUrl, prefix: names.prefix, eventsKey: names.eventsKey });
+  try {
+    const fromTs = (await putFixture(store, tags)) + 1;
+    return { names, fromTs };
+  } finally {
+    await store.close();
+  }
+}
+
+function testProducer(topic: string): KafkaProducer {
+  const p = createKafkaProducer({ kafka: createKafkaClient({ brokers: cluster.brokers, clientId: 'test-producer' }), topic, dlqTopic: `${topic}.dlq` });
+  cleanups.push(() => p.close());
+  return p;
+}
+
+async function consumer(topic: string, groupId: string, names: ScenarioNames, maxBatchMessages?: number): Promise<RunningConsumer> {
+  const c = await startConsumer({ brokers: cluster.brokers, topic, dlqTopic: `${topic}.dlq`, groupId, redisUrl, names, maxBatchMessages });
+  cleanups.push(() => c.stop());
+  return c;
+}
+
+async function metricValue(c: RunningConsumer, name: string, labels: Record<string, string>): Promise<number> {
+  const m = await c.registry.getSingleMetric(name)?.get();
+  // summed over the series that carry these labels (e.g. every partition of a topic)
+  return (m?.values ?? [])
+    .filter((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val))
+    .reduce((sum, x) => sum + x.value, 0);
+}
+
+describe('kafka ingest', () => {
+  it('turns produced pings into alert events exactly once and commits the offsets after writing', async () => {
+    const tags = tagIds(20);
+    const perTag = 40;
+    const { names, fromTs } = await fixture('ke2e', tags);
+    // small slices: each fetched batch is written and resolved in several units of work
+    const c = await consumer('e2e', 'g-e2e', names, 50);
+    const pings = pingStream(tags, perTag, fromTs);
+    await testProducer('e2e').sendPings(pings);
+
+    const expected = expectedAlertCount(tags.length, perTag);
+    await waitFor(async () => countByAlert(await readEvents(redis, names.eventsKey), 'alert.ended').size === expected, 30_000, 'all alerts ended');
+    const kafka = adminClient(cluster.brokers);
+    await waitFor(async () => {
+      const o = await offsetsOf(kafka, 'g-e2e', 'e2e');
+      return o.committed.every((v, i) => v === o.end[i]);
+    }, 15_000, 'offsets committed to the end');
+
+    const events = await readEvents(redis, names.eventsKey);
+    const opened = countByAlert(events, 'alert.opened');
+    const ended = countByAlert(events, 'alert.ended');
+    expect(opened.size).toBe(expected);
+    expect([...opened.values()].every((n) => n === 1)).toBe(true);
+    expect([...ended.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(events.filter((e) => e.type === 'alert.opened').map((e) => e.alert.tagId))).toEqual(new Set(tags));
+    expect(events.every((e) => e.alert.type === 'exclusion.breach')).toBe(true);
+
+    const o = await offsetsOf(kafka, 'g-e2e', 'e2e');
+    expect(o.end.reduce((a, b) => a + b, 0)).toBe(pings.length);
+    expect(await metricValue(c, 'cordon_kafka_messages_total', { topic: 'e2e', outcome: 'processed' })).toBe(pings.length);
+    expect(await metricValue(c, 'cordon_kafka_consumer_lag', { topic: 'e2e' })).toBe(0);
+    const text = await c.registry.metrics();
+    expect(text).toContain('cordon_kafka_batch_duration_seconds_bucket');
+    // no slice was larger than asked
+    const sizes = ((await c.registry.getSingleMetric('cordon_kafka_batch_messages')?.get())?.values ?? []) as {
+      metricName?: string;
+      labels: Record<string, string | number>;
+      value: number;
+    }[];
+    const over50 = sizes.filter((v) => v.metricName === 'cordon_kafka_batch_messages_bucket' && v.labels.le === 50).reduce((a, v) => a + v.value, 0);
+    const count = sizes.filter((v) => v.metricName === 'cordon_kafka_batch_messages_count').reduce((a, v) => a + v.value, 0);
+    expect(count).toBeGreaterThan(pings.length / 50 - 1);
+    expect(over50).toBe(count);
+  });
+
+  it('sends poison messages to the dead-letter topic with their bytes and headers while good pings flow', async () => {
+    const tags = tagIds(6);
+    const perTag = 8;
+    const { names, fromTs } = await fixture('kpoison', tags);
+    const c = await consumer('poison', 'g-poison', names);
+    const good = pingStream(tags, perTag, fromTs);
+    const raw = adminClient(cluster.brokers).producer({ allowAutoTopicCreation: false });
+    await raw.connect();
+    cleanups.push(() => raw.disconnect());
+
+    const poison: { key: string; value: Buffer | null; reason: RegExp }[] = [
+      { key: 'TAG-00000', value: Buffer.from('{"tagId": "TAG-00000", "ts": '), reason: /^not JSON/ },
+      { key: 'TAG-00001', value: Buffer.from(JSON.stringify({ tagId: 'TAG-00001', lat: 51.5, lon: -0.1 })), reason: /^invalid ping: .*ts/ },
+      { key: 'TAG-00002', value: Buffer.from(JSON.stringify({ tagId: 'TAG-00002', ts: fromTs, lat: 51.5, lon: -0.1, pad: 'x'.repeat(70_000) })), reason: /too large/ },
+      { key: 'TAG-00003', value: null, reason: /^empty/ },
+      { key: 'TAG-00004', value: Buffer.from('[1,2,3]'), reason: /^not a ping/ },
+    ];
+    const half = good.length / 2;
+    await raw.send({ topic: 'poison', messages: good.slice(0, half).map((p) => ({ key: p.tagId, value: JSON.stringify(p) })) });
+    const sources = new Map<string, string>();
+    for (const p of poison) {
+      const [meta] = await raw.send({ topic: 'poison', messages: [{ key: p.key, value: p.value, headers: { origin: 'test' } }] });
+      sources.set(p.key, `poison/${meta?.partition}/${meta?.baseOffset}`);
+    }
+    await raw.send({ topic: 'poison', messages: good.slice(half).map((p) => ({ key: p.tagId, value: JSON.stringify(p) })) });
+
+    const expected = expectedAlertCount(tags.length, perTag);
+    await waitFor(async () => countByAlert(await readEvents(redis, names.eventsKey), 'alert.ended').size === expected, 30_000, 'good pings processed');
+
+    // read the dead-letter topic back
+    const letters: { key: string; value: Buffer | null; headers: Record<string, string> }[] = [];
+    const reader = adminClient(cluster.brokers).consumer({ groupId: `dlq-reader-${names.prefix}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
+    await reader.connect();
+    cleanups.push(() => reader.disconnect());
+    await reader.subscribe({ topic: 'poison.dlq', fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        letters.push({ key: String(message.key), value: message.value, headers });
+      },
+    });
+    await waitFor(() => letters.length >= poison.length, 20_000, 'dead letters');
+    await reader.disconnect();
+
+    expect(letters).toHaveLength(poison.length);
+    for (const p of poison) {
+      const l = letters.find((x) => x.key === p.key);
+      expect(l, p.key).toBeDefined();
+      if (!l) continue;
+      if (p.value === null) expect(l.value === null || l.value.length === 0).toBe(true);
+      else expect(l.value?.equals(p.value)).toBe(true);
+      expect(l.headers['cordon-error']).toMatch(p.reason);
+      expect(l.headers['cordon-source']).toBe(sources.get(p.key));
+      expect(l.headers.origin).toBe('test');
+    }
+    const opened = countByAlert(await readEvents(redis, names.eventsKey), 'alert.opened');
+    expect(opened.size).toBe(expected);
+    expect([...opened.values()].every((n) => n === 1)).toBe(true);
+    expect(await metricValue(c, 'cordon_kafka_messages_total', { topic: 'poison', outcome: 'dead_lettered' })).toBe(poison.length);
+    expect(await metricValue(c, 'cordon_kafka_messages_total', { topic: 'poison', outcome: 'processed' })).toBe(good.length);
+  });
+
+  it('resumes from committed offsets after a restart, and a full replay adds no event', async () => {
+    const tags = tagIds(12);
+    const perTag = 16;
+    const { names, fromTs } = await fixture('krestart', tags);
+    const producer = testProducer('restart');
+    const all = pingStream(tags, perTag, fromTs);
+    const firstHalf = all.slice(0, all.length / 2); // whole rounds: perTag/2 pings of every tag
+    const secondHalf = all.slice(all.length / 2);
+    const kafka = adminClient(cluster.brokers);
+    const committedToEnd = async () => {
+      const o = await offsetsOf(kafka, 'g-restart', 'restart');
+      return o.committed.every((v, i) => v === o.end[i]);
+    };
+
+    const first = await consumer('restart', 'g-restart', names);
+    await producer.sendPings(firstHalf);
+    await waitFor(async () => countByAlert(await readEvents(redis, names.eventsKey), 'alert.ended').size === expectedAlertCount(tags.length, perTag / 2), 30_000, 'first half');
+    await waitFor(committedToEnd, 15_000, 'first half committed');
+    await first.stop();
+
+    await producer.sendPings(secondHalf);
+    const second = await consumer('restart', 'g-restart', names);
+    const expected = expectedAlertCount(tags.length, perTag);
+    await waitFor(async () => countByAlert(await readEvents(redis, names.eventsKey), 'alert.ended').size === expected, 30_000, 'second half');
+    await waitFor(committedToEnd, 15_000, 'second half committed');
+    // the second consumer started at the commit: it never saw the first half
+    expect(await metricValue(second, 'cordon_kafka_messages_total', { topic: 'restart', outcome: 'processed' })).toBe(secondHalf.length);
+    await second.stop();
+    const before = await readEvents(redis, names.eventsKey);
+
+    // a full replay, as after losing every commit: a group with no offsets reads the topic from the
+    // start (the mock cluster has no DescribeGroups, so the old group cannot be rewound by admin)
+    const third = await consumer('restart', 'g-restart-replay', names);
+    await waitFor(
+      async () => (await metricValue(third, 'cordon_kafka_messages_total', { topic: 'restart', outcome: 'processed' })) === all.length,
+      30_000,
+      'full replay',
+    );
+    await waitFor(async () => {
+      const o = await offsetsOf(kafka, 'g-restart-replay', 'restart');
+      return o.committed.every((v, i) => v === o.end[i]);
+    }, 15_000, 'replay committed');
+    const after = await readEvents(redis, names.eventsKey);
+    expect(after.length).toBe(before.length);
+    const opened = countByAlert(after, 'alert.opened');
+    expect(opened.size).toBe(expected);
+    expect([...opened.values()].every((n) => n === 1)).toBe(true);
+    expect([...countByAlert(after, 'alert.ended').values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('runs in the service: POST /v1/pings answers 202, the consumer raises the alert, /readyz and /metrics show Kafka, SIGTERM commits and exits 0', async () => {
+    const own = await startRedisServer();
+    cleanups.push(() => own.stop());
+    const ownRedis = new Redis(own.url);
+    cleanups.push(async () => ownRedis.disconnect());
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: own.url,
+        KAFKA_BROKERS: cluster.bootstrap,
+        KAFKA_TOPIC: 'main.pings',
+        KAFKA_DLQ_TOPIC: 'main.pings.dlq',
+        KAFKA_GROUP_ID: 'g-main',
+        CORDON_API_KEYS: 'admin:test-admin-key',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' };
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 40_000, `service ready (stderr: ${stderr})`);
+    const ready = (await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, boolean> };
+    expect(ready.checks.kafka).toBe(true);
+
+    expect((await fetch(`${base}/v1/subjects/S1`, { method: 'PUT', headers, body: JSON.stringify({ tagId: 'BUD-1' }) })).status).toBe(201);
+    const zone = { name: 'Victim home', kind: 'exclusion', subjectIds: ['S1'], geometry: { type: 'Circle', center: [-0.1276, 51.5072], radiusM: 200 } };
+    expect((await fetch(`${base}/v1/zones/Z1`, { method: 'PUT', headers, body: JSON.stringify(zone) })).status).toBe(201);
+    const ts = Date.now() + 1000;
+    const pings = [
+      { tagId: 'BUD-1', ts, lat: 51.5172, lon: -0.1276, accuracyM: 8 },
+      { tagId: 'BUD-1', ts: ts + 1000, lat: 51.5072, lon: -0.1276, accuracyM: 8, vendor: 'acme' },
+    ];
+    const accepted = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: JSON.stringify(pings) });
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toEqual({ accepted: 2 });
+    const invalid = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: JSON.stringify([{ tagId: 'BUD-1' }]) });
+    expect(invalid.status).toBe(400);
+
+    type AlertList = { items: { id: string; type: string; tagId: string }[] };
+    await waitFor(async () => ((await (await fetch(`${base}/v1/alerts`, { headers })).json()) as AlertList).items.length === 1, 20_000, 'the alert');
+    const [alert] = ((await (await fetch(`${base}/v1/alerts`, { headers })).json()) as AlertList).items;
+    expect(alert?.type).toBe('exclusion.breach');
+    const events = await readEvents(ownRedis, 'cordon:events');
+    expect(events.filter((e) => e.type === 'alert.opened').map((e) => e.alert.id)).toEqual([alert?.id]);
+
+    const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
+    expect(metrics).toMatch(/cordon_kafka_messages_total\{topic="main.pings",outcome="processed"\} 2/);
+    expect(metrics).toMatch(/cordon_pings_processed_total\{source="kafka"\} 2/);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // the 400 produced nothing; everything produced was committed before the exit
+    const o = await offsetsOf(adminClient(cluster.brokers), 'g-main', 'main.pings');
+    expect(o.end.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(o.end.every((end, i) => end === 0 || o.committed[i] === end)).toBe(true);
+  });
+});

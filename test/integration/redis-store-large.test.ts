@@ -1,0 +1,114 @@
+/**
+ * Redis store edge cases outside the shared conformance suite: a 30 000-item commit (no argument
+ * spread or Lua stack limit may break it), and connection errors logged through the store's
+ * logger while ioredis reconnects.
+ */
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { AlertChange } from '../../geo/types.ts';
+import { createRedisStore, type StoreLogger } from '../../src/stores/redis.ts';
+import type { CommitBatch, CordonStore } from '../../streams/ports.ts';
+import { freePort, startRedisServer, waitFor, type RedisServer } from '../support/redis.ts';
+import { TestClock, engineAlert, ping, redisKit } from '../support/store-fixtures.ts';
+
+const N = 30_000;
+
+describe('Redis store: a 30 000-item batch', () => {
+  let cleanup: (() => Promise<void>) | null = null;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = null;
+  });
+
+  it('commits 30 000 states, positions and alert changes in one batch, then replays it idempotently', async () => {
+    const clock = new TestClock();
+    const made = await redisKit(inject('redisUrl')).make(clock);
+    cleanup = made.cleanup;
+    const store: CordonStore = made.store;
+    const t = clock.t;
+    const tag = (i: number) => `BIG-${i}`;
+    const changes: AlertChange[] = [];
+    for (let i = 0; i < N; i++) changes.push({ kind: 'opened', alert: engineAlert({ tagId: tag(i), openedAt: t - 60_000 - i }) });
+    const batch = (expectRev: number): CommitBatch => ({
+      states: Array.from({ length: N }, (_, i) => ({ tagId: tag(i), state: { i, r: expectRev }, expectRev, dueAt: t + (i % 2 ? 1000 : 0) })),
+      changes,
+      // 30 000 positions: one per tag, plus (for tag 0) a duplicate ts inside the batch
+      positions: [...Array.from({ length: N - 1 }, (_, i) => ({ ping: ping(tag(i), t - 1000 - i), extras: null })), { ping: ping(tag(0), t - 1000), extras: null }],
+    });
+
+    const r1 = await store.commitBatch(batch(0));
+    expect(r1.conflicts).toEqual([]);
+    expect(r1.events).toHaveLength(N);
+    expect(r1.alerts).toHaveLength(N);
+    expect(r1.events.every((e) => e.type === 'alert.opened')).toBe(true);
+    const states = await store.loadTagStates([tag(0), tag(12_345), tag(N - 1)]);
+    expect(states.get(tag(12_345))).toEqual({ rev: 1, state: { i: 12_345, r: 0 } });
+    expect(states.get(tag(N - 1))?.rev).toBe(1);
+    expect((await store.dueTags(t, N + 10)).length).toBe(N / 2);
+    expect(await store.positions(tag(0), 0, t, 10)).toHaveLength(1);
+    expect((await store.positions(tag(N - 2), 0, t, 10))[0]?.ts).toBe(new Date(t - 1000 - (N - 2)).toISOString());
+    expect(await store.getAlert(changes[N - 1]?.alert.id as string)).toMatchObject({ status: 'open', tagId: tag(N - 1) });
+
+    // stale revisions: every tag conflicts, nothing of theirs is written
+    const r2 = await store.commitBatch(batch(0));
+    expect(r2.conflicts).toHaveLength(N);
+    expect(r2.events).toEqual([]);
+
+    // a replay at the right revision: states move on, alerts and positions stay as they were
+    const r3 = await store.commitBatch(batch(1));
+    expect(r3.conflicts).toEqual([]);
+    expect(r3.events).toEqual([]);
+    expect((await store.loadTagStates([tag(7)])).get(tag(7))).toEqual({ rev: 2, state: { i: 7, r: 1 } });
+    expect(await store.positions(tag(0), 0, t, 10)).toHaveLength(1);
+    expect(await store.readEventsAfter(null, N + 10)).toHaveLength(N);
+  }, 60_000);
+});
+
+describe('Redis store: connection errors', () => {
+  let server: RedisServer | null = null;
+  let store: CordonStore | null = null;
+  afterEach(async () => {
+    await store?.close();
+    store = null;
+    await server?.stop();
+    server = null;
+  });
+
+  function recordingLogger() {
+    const warns: { obj: Record<string, unknown>; msg: string }[] = [];
+    const infos: string[] = [];
+    const logger: StoreLogger = {
+      warn: (obj, msg) => warns.push({ obj: obj as Record<string, unknown>, msg }),
+      info: (_obj, msg) => infos.push(msg),
+    };
+    return { logger, warns, infos };
+  }
+
+  it('logs an outage once through the logger (rate-limited), keeps reconnecting and comes back', async () => {
+    server = await startRedisServer();
+    const { logger, warns, infos } = recordingLogger();
+    store = await createRedisStore({ url: server.url, prefix: 'err:', eventsKey: 'err:events', logger });
+    expect(warns).toEqual([]);
+    // the server exits by itself (so the helper's stop/restart see it gone)
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    admin.on('error', () => {});
+    await admin.call('SHUTDOWN', 'NOSAVE').catch(() => {});
+    admin.disconnect();
+    await waitFor(() => warns.some((w) => w.obj.connection === 'main'), 10_000, 'a logged connection error');
+    expect(warns[0]?.msg).toMatch(/Redis connection error/);
+    // ioredis retries every few ms to seconds; within the interval only the first error is logged per connection
+    expect(warns.filter((w) => w.obj.connection === 'main')).toHaveLength(1);
+    expect(await store.ping()).toBe(false);
+    await server.restart?.();
+    await waitFor(() => store?.ping() ?? false, 15_000, 'the store to reconnect');
+    await waitFor(() => infos.some((m) => /ready again/.test(m)), 5_000, 'the reconnect log line');
+  }, 40_000);
+
+  it('at start-up against a dead Redis: rejects with an error and logs instead of an unhandled error event', async () => {
+    const port = await freePort();
+    const { logger, warns } = recordingLogger();
+    await expect(createRedisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'dead:', logger })).rejects.toThrow();
+    expect(warns.length).toBeGreaterThanOrEqual(1);
+    expect(String(warns[0]?.obj.err)).toMatch(/ECONNREFUSED|connect/i);
+  }, 20_000);
+});

@@ -1,0 +1,126 @@
+/**
+ * Clock-driven checks on both stores: signal lost for a tag that never pinged, grace expiry with no
+ * further ping, and several sweeper instances on one store raising each alert exactly once.
+ */
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { ZoneIndex } from '../../geo/zone-index.ts';
+import type { CordonStore } from '../../streams/ports.ts';
+import { createIngestPipeline } from '../../streams/pipeline.ts';
+import { createSweeper, type Sweeper } from '../../streams/sweeper.ts';
+import { waitFor } from '../support/redis.ts';
+import { INSIDE, TRACKER_CONFIG, TestClock, memoryKit, ping, redisKit, seedEngine } from '../support/store-fixtures.ts';
+import type { StoreKit } from '../support/store-fixtures.ts';
+
+const kits: StoreKit[] = [memoryKit, redisKit(inject('redisUrl'))];
+const LOST = TRACKER_CONFIG.signalLostAfterMs;
+
+describe.each(kits)('sweeper on $name', (kit) => {
+  let clock: TestClock;
+  let store: CordonStore;
+  let twin: () => Promise<CordonStore>;
+  let cleanup: () => Promise<void>;
+  const sweepers: Sweeper[] = [];
+  const mk = (s: CordonStore, index: ZoneIndex, leaseMs = 30_000) => {
+    const sw = createSweeper({ store: s, zones: index, config: TRACKER_CONFIG, clock, intervalMs: 10, leaseMs });
+    sweepers.push(sw);
+    return sw;
+  };
+
+  beforeEach(async () => {
+    clock = new TestClock();
+    ({ store, twin, cleanup } = await kit.make(clock));
+  });
+  afterEach(async () => {
+    for (const s of sweepers.splice(0)) await s.stop();
+    await cleanup();
+  });
+
+  it('raises signal lost for an assigned tag that never sent a ping, counted from assignment', async () => {
+    const assignedAt = clock.t;
+    const index = await seedEngine(store);
+    const sw = mk(store, index);
+    const first = await sw.runOnce(clock.t);
+    expect(first.ticked).toBe(1);
+    expect(first.events).toEqual([]);
+    expect(await store.dueTags(assignedAt + LOST, 10)).toEqual([{ tagId: 'T1', dueAt: assignedAt + LOST }]);
+    expect((await sw.runOnce(clock.advance(LOST - 1))).events).toEqual([]);
+    const r = await sw.runOnce(clock.advance(1));
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+    expect(r.alerts[0]).toMatchObject({
+      type: 'tag.signal_lost',
+      tagId: 'T1',
+      subjectId: 'S1',
+      severity: 'medium',
+      openedAt: new Date(assignedAt + LOST).toISOString(),
+      status: 'open',
+    });
+    // nothing more to raise; the next ping ends it
+    expect((await sw.runOnce(clock.advance(LOST * 3))).events).toEqual([]);
+    const p = createIngestPipeline({ store, zones: index, config: TRACKER_CONFIG, clock });
+    const back = await p.processBatch([ping('T1', clock.t - 1000, { lat: 51.6, lon: -0.12 })]);
+    p.close();
+    expect(back.events.map((e) => `${e.type} ${e.alert.type}`)).toContain('alert.ended tag.signal_lost');
+  });
+
+  it('opens a breach when the grace period expires with no further ping', async () => {
+    const index = await seedEngine(store, 'T1', { graceSeconds: 60 });
+    clock.advance(60_000);
+    const p = createIngestPipeline({ store, zones: index, config: TRACKER_CONFIG, clock });
+    const ts = clock.t - 1000;
+    const r = await p.processBatch([ping('T1', ts, INSIDE)]);
+    p.close();
+    expect(r.events).toEqual([]);
+    const sw = mk(store, index);
+    expect((await sw.runOnce(clock.advance(30_000))).events).toEqual([]);
+    const fired = await sw.runOnce(clock.advance(31_000));
+    expect(fired.events.map((e) => e.type)).toEqual(['alert.opened']);
+    expect(fired.alerts[0]).toMatchObject({ type: 'exclusion.breach', zoneId: 'Z1', openedAt: new Date(ts).toISOString() });
+  });
+
+  it('with two instances, exactly one raises each alert', async () => {
+    const index = await seedEngine(store);
+    for (let i = 2; i <= 20; i++) await store.putSubject(`S${i}`, { tagId: `T${i}`, name: null, orderRef: null, timezone: 'Europe/London' });
+    const other = await twin();
+    const a = mk(store, index);
+    const b = mk(other, index);
+    clock.advance(LOST + 1000);
+    const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(ra.due).toBe(20);
+    expect(ra.ticked + rb.ticked).toBe(20);
+    const opened = [...ra.events, ...rb.events].filter((e) => e.type === 'alert.opened');
+    expect(opened).toHaveLength(20);
+    expect(new Set(opened.map((e) => e.alert.tagId)).size).toBe(20);
+    // again, later, and both at once: nothing new
+    clock.advance(LOST);
+    const [ra2, rb2] = await Promise.all([a.runOnce(), b.runOnce()]);
+    expect([...ra2.events, ...rb2.events]).toEqual([]);
+    expect((await store.listAlerts({ limit: 100, type: 'tag.signal_lost' })).items).toHaveLength(20);
+    expect((await store.readEventsAfter(null, 100)).filter((e) => e.type === 'alert.opened')).toHaveLength(20);
+  });
+
+  it('even when leases expire instantly, a double tick raises nothing twice', async () => {
+    const index = await seedEngine(store);
+    const other = await twin();
+    const a = mk(store, index, 1);
+    const b = mk(other, index, 1);
+    clock.advance(LOST + 1);
+    await a.runOnce();
+    await b.runOnce(); // a new due time was written; nothing due, or a no-op tick
+    await Promise.all([a.runOnce(clock.advance(5)), b.runOnce()]);
+    expect((await store.listAlerts({ limit: 10 })).items).toHaveLength(1);
+    expect(await store.readEventsAfter(null, 10)).toHaveLength(1);
+  });
+
+  it('start() runs passes on a timer until stop()', async () => {
+    const index = await seedEngine(store);
+    const sw = mk(store, index);
+    clock.advance(LOST + 1);
+    sw.start();
+    await waitFor(async () => (await store.listAlerts({ limit: 10 })).items.length === 1, 5000, 'timer sweep');
+    await sw.stop();
+    await sw.stop();
+    await store.putSubject('S2', { tagId: 'T2', name: null, orderRef: null, timezone: 'Europe/London' });
+    clock.advance(LOST + 1);
+    expect((await store.dueTags(clock.t, 10)).map((d) => d.tagId)).toContain('T2');
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * Property tests of the tracker (fast-check, fixed seeds): duplicates, boundary drift,
+ * replay and out-of-order delivery.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { compileZone } from '../../geo/compile.ts';
+import { applyPing } from '../../geo/tracker.ts';
+import type { TagState } from '../../geo/tracker.ts';
+import type { AlertChange, CompiledZone, Ping, TagContext, TrackerConfig, ZoneDef, ZoneLookup } from '../../geo/types.ts';
+
+const S = 1000;
+const T0 = Date.parse('2026-03-02T10:00:00Z');
+const CENTER: [number, number] = [-1.5, 53.8];
+const R = 150;
+const M_LAT = 111_260;
+const M_LON = M_LAT * Math.cos((CENTER[1] * Math.PI) / 180);
+
+const cfg: TrackerConfig = { batteryLowPct: 15, batteryClearPct: 20, signalLostAfterMs: 600 * S, noFixAfterMs: 900 * S };
+const ctx: TagContext = { tagId: 'T-9', subjectId: 'S9', timezone: 'Europe/London', assignedAt: T0 - S };
+
+function def(over: Partial<ZoneDef>): ZoneDef {
+  return {
+    id: 'EX',
+    version: 1,
+    name: 'ex',
+    kind: 'exclusion',
+    subjectIds: ['S9'],
+    geometry: { type: 'Circle', center: CENTER, radiusM: R },
+    schedule: null,
+    graceSeconds: 0,
+    minConfidence: 'possible',
+    validFrom: null,
+    validTo: null,
+    effectiveFrom: 0,
+    ...over,
+  };
+}
+
+function lookupOf(zones: CompiledZone[]): ZoneLookup {
+  return {
+    candidates: (subjectId, _lon, _lat, _r, _at, out = []) => {
+      out.length = 0;
+      for (const z of zones) if (z.subjects.has(subjectId)) out.push(z);
+      return out;
+    },
+    forSubject: (subjectId) => zones.filter((z) => z.subjects.has(subjectId)),
+    get: (id) => zones.find((z) => z.id === id),
+  };
+}
+
+const exclusion = (graceSeconds = 0): ZoneLookup => lookupOf([compileZone(def({ graceSeconds }))]);
+const both = lookupOf([
+  compileZone(def({})),
+  compileZone(def({ id: 'IN', kind: 'inclusion', geometry: { type: 'Circle', center: CENTER, radiusM: 600 } })),
+]);
+
+/** A ping at distance d (m) from the centre on bearing b (deg). */
+function at(ts: number, d: number, b: number, acc: number, extra: Partial<Ping> = {}): Ping {
+  const rad = (b * Math.PI) / 180;
+  return {
+    tagId: ctx.tagId,
+    ts,
+    lat: CENTER[1] + (d * Math.cos(rad)) / M_LAT,
+    lon: CENTER[0] + (d * Math.sin(rad)) / M_LON,
+    accuracyM: acc,
+    fix: 'gps',
+    battery: null,
+    strap: null,
+    seq: null,
+    ...extra,
+  };
+}
+
+type Place = 'in' | 'out' | 'edge';
+/** certain inside, certain outside, or within the accuracy radius of the edge */
+function place(ts: number, p: Place, b: number, acc: number, u: number): Ping {
+  if (p === 'in') return at(ts, Math.max(0, R - acc - 30) * u, b, acc);
+  if (p === 'out') return at(ts, R + acc + 30 + 200 * u, b, acc);
+  return at(ts, R + (acc - 3) * (2 * u - 1), b, acc);
+}
+
+const pingSeq = fc
+  .array(
+    fc.record({
+      gap: fc.integer({ min: 1, max: 90 }),
+      p: fc.constantFrom<Place>('in', 'out', 'edge', 'in', 'out'),
+      b: fc.integer({ min: 0, max: 359 }),
+      acc: fc.integer({ min: 5, max: 40 }),
+      u: fc.double({ min: 0, max: 1, noNaN: true }),
+      strap: fc.constantFrom<Ping['strap']>(null, null, null, 'ok', 'tampered'),
+      battery: fc.option(fc.integer({ min: 5, max: 40 }), { nil: null }),
+    }),
+    { minLength: 1, maxLength: 40 },
+  )
+  .map((items) => {
+    let ts = T0;
+    return items.map((it) => {
+      ts += it.gap * S;
+      return { ...place(ts, it.p, it.b, it.acc, it.u), strap: it.strap, battery: it.battery };
+    });
+  });
+
+/** deliver pings (arrival = index-based wall clock, always increasing) */
+function deliver(zones: ZoneLookup, pings: Ping[], state: TagState | null = null, start = T0): { state: TagState | null; changes: AlertChange[] } {
+  let s = state;
+  const changes: AlertChange[] = [];
+  pings.forEach((p, i) => {
+    const r = applyPing(s, p, ctx, zones, cfg, start + i * 10 * S);
+    s = r.state;
+    changes.push(...r.changes);
+  });
+  return { state: s, changes };
+}
+
+const opened = (cs: AlertChange[], type?: string): AlertChange[] => cs.filter((c) => c.kind === 'opened' && (!type || c.alert.type === type));
+
+describe('tracker properties', () => {
+  it('any interleaving of duplicates gives the same alerts', () => {
+    fc.assert(
+      fc.property(pingSeq, fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 30 }), (pings, dups) => {
+        const plain = deliver(both, pings).changes;
+        // insert duplicates of already-delivered pings at random later points
+        // (a duplicate of ping `src` is delivered after original ping `slot` >= src)
+        const after = new Map<number, Ping[]>();
+        for (const [a, b] of dups) {
+          const src = a % pings.length;
+          const slot = src + (b % (pings.length - src));
+          after.set(slot, [...(after.get(slot) ?? []), { ...pings[src]! }]);
+        }
+        const stream: { p: Ping; dup: boolean }[] = [];
+        pings.forEach((p, i) => {
+          stream.push({ p, dup: false });
+          for (const d of after.get(i) ?? []) stream.push({ p: d, dup: true });
+        });
+        // arrival clock: a real ping keeps its own arrival; duplicates arrive in between
+        let s: TagState | null = null;
+        let i = 0;
+        const changes: AlertChange[] = [];
+        for (const { p, dup } of stream) {
+          const now = dup ? T0 + Math.max(0, i - 1) * 10 * S + 5 * S : T0 + i * 10 * S;
+          const r = applyPing(s, p, ctx, both, cfg, now);
+          if (dup) expect(r.changes).toEqual([]);
+          s = r.state;
+          changes.push(...r.changes);
+          if (!dup) i++;
+        }
+        expect(changes).toEqual(plain);
+      }),
+      { seed: 4242, numRuns: 300 },
+    );
+  });
+
+  it('drift within the accuracy radius around a boundary never opens a second alert', () => {
+    const drift = fc.array(
+      fc.record({ gap: fc.integer({ min: 1, max: 60 }), b: fc.integer({ min: 0, max: 359 }), acc: fc.integer({ min: 8, max: 50 }), u: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      { minLength: 2, maxLength: 80 },
+    );
+    fc.assert(
+      fc.property(drift, fc.constantFrom(0, 30), (items, grace) => {
+        let ts = T0;
+        const pings = items.map((it) => {
+          ts += it.gap * S;
+          return place(ts, 'edge', it.b, it.acc, it.u);
+        });
+        const zones = exclusion(grace);
+        const { changes } = deliver(zones, pings);
+        const ex = changes.filter((c) => c.alert.type === 'exclusion.breach');
+        expect(opened(ex).length).toBeLessThanOrEqual(1);
+        expect(ex.filter((c) => c.kind === 'ended')).toEqual([]);
+        // and the one alert exists once any drift ping was inside (grace 0)
+        if (grace === 0) {
+          const anyInside = pings.some((p) => Math.hypot((p.lat! - CENTER[1]) * M_LAT, (p.lon! - CENTER[0]) * M_LON) <= R - 1);
+          if (anyInside) expect(opened(ex)).toHaveLength(1);
+        }
+      }),
+      { seed: 777, numRuns: 300 },
+    );
+  });
+
+  it('replaying the same pings from the same state gives the same alert ids (also via JSON)', () => {
+    fc.assert(
+      fc.property(pingSeq, fc.nat(), (pings, cut) => {
+        const k = cut % (pings.length + 1);
+        const prefix = deliver(both, pings.slice(0, k));
+        const saved = JSON.stringify(prefix.state);
+        const first = deliver(both, pings.slice(k), prefix.state, T0 + k * 10 * S);
+        // the state we started from was not modified
+        expect(JSON.stringify(prefix.state)).toBe(saved);
+        const again = deliver(both, pings.slice(k), JSON.parse(saved) as TagState | null, T0 + k * 10 * S);
+        expect(again.changes.map((c) => [c.kind, c.alert.id])).toEqual(first.changes.map((c) => [c.kind, c.alert.id]));
+        // replay after a "crash" with a different arrival clock: same ids for zone/device alerts
+        const shifted = deliver(both, pings.slice(k), JSON.parse(saved) as TagState | null, T0 + k * 10 * S + 1);
+        const ids = (cs: AlertChange[]): string[] => opened(cs).filter((c) => c.alert.type !== 'tag.signal_lost' && c.alert.type !== 'tag.no_fix').map((c) => c.alert.id);
+        expect(ids(shifted.changes)).toEqual(ids(first.changes));
+      }),
+      { seed: 99, numRuns: 300 },
+    );
+  });
+
+  it('out-of-order delivery of a sequence never yields two alerts for one episode', () => {
+    fc.assert(
+      fc.property(pingSeq, fc.array(fc.nat(), { minLength: 40, maxLength: 40 }), fc.constantFrom(0, 45), fc.boolean(), (pings, keys, grace, uploads) => {
+        // true episodes in event-time order: runs between certain-outside pings that hold an inside ping
+        const zones = exclusion(grace);
+        const episodeOf = new Map<number, number>();
+        let ep = 0;
+        let inEpisode = false;
+        for (const p of pings) {
+          const d = Math.hypot((p.lat! - CENTER[1]) * M_LAT, (p.lon! - CENTER[0]) * M_LON);
+          const inside = d <= R;
+          const certainOut = d >= R + p.accuracyM + 1;
+          if (certainOut) inEpisode = false;
+          else if (inside) {
+            if (!inEpisode) ep++;
+            inEpisode = true;
+            episodeOf.set(p.ts, ep);
+          }
+        }
+        // delivery order: a random permutation, or buffered uploads (random chunks, uploads shuffled)
+        let order: Ping[];
+        if (!uploads) {
+          order = pings.map((p, i) => ({ p, k: keys[i] ?? 0 })).sort((a, b) => a.k - b.k).map((x) => x.p);
+        } else {
+          const chunks: Ping[][] = [];
+          let i = 0;
+          let j = 0;
+          while (i < pings.length) {
+            const n = 1 + ((keys[j++] ?? 3) % 6);
+            chunks.push(pings.slice(i, i + n));
+            i += n;
+          }
+          order = chunks.map((c, ci) => ({ c, k: keys[(ci * 7) % 40] ?? 0 })).sort((a, b) => a.k - b.k).flatMap((x) => x.c);
+        }
+        const { changes } = deliver(zones, order);
+        const perEpisode = new Map<number, number>();
+        for (const c of opened(changes, 'exclusion.breach')) {
+          const e = episodeOf.get(c.alert.openedAt);
+          expect(e).toBeDefined(); // openedAt is always a violating ping's ts
+          perEpisode.set(e!, (perEpisode.get(e!) ?? 0) + 1);
+        }
+        for (const n of perEpisode.values()) expect(n).toBe(1);
+        // and in order, each episode with a certain... at least: no more alerts than episodes
+        expect(opened(changes, 'exclusion.breach').length).toBeLessThanOrEqual(ep);
+      }),
+      { seed: 31337, numRuns: 400 },
+    );
+  });
+
+  it('in-order delivery with grace 0 opens exactly one alert per episode', () => {
+    fc.assert(
+      fc.property(pingSeq, (pings) => {
+        let ep = 0;
+        let inEpisode = false;
+        for (const p of pings) {
+          const d = Math.hypot((p.lat! - CENTER[1]) * M_LAT, (p.lon! - CENTER[0]) * M_LON);
+          if (d >= R + p.accuracyM + 1) inEpisode = false;
+          else if (d <= R) {
+            if (!inEpisode) ep++;
+            inEpisode = true;
+          }
+        }
+        const { changes } = deliver(exclusion(0), pings);
+        expect(opened(changes, 'exclusion.breach')).toHaveLength(ep);
+      }),
+      { seed: 5, numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ZoneIndex } from '../../geo/zone-index.ts';
+import { createMemoryStore, type MemoryStore } from '../../src/stores/memory.ts';
+import { createIngestPipeline, type IngestPipeline } from '../../streams/pipeline.ts';
+import { FAR, INSIDE, TRACKER_CONFIG, TestClock, ping, seedEngine } from '../support/store-fixtures.ts';
+import { waitFor } from '../support/redis.ts';
+
+describe('ingest pipeline (memory store)', () => {
+  let clock: TestClock;
+  let store: MemoryStore;
+  let index: ZoneIndex;
+  let pipeline: IngestPipeline;
+  let unknown: [string, number][];
+
+  beforeEach(async () => {
+    clock = new TestClock();
+    store = createMemoryStore({ clock });
+    index = await seedEngine(store);
+    clock.advance(120_000); // zone version 1 is in force from when it was written (2 min ago)
+    unknown = [];
+    pipeline = createIngestPipeline({
+      store,
+      zones: index,
+      config: TRACKER_CONFIG,
+      clock,
+      onUnknownTag: (t, n) => unknown.push([t, n]),
+    });
+  });
+  afterEach(async () => {
+    pipeline.close();
+    await store.close();
+  });
+
+  it('a ping inside an exclusion zone opens one alert, stored and evented before it resolves', async () => {
+    const t = clock.t - 60_000;
+    const r = await pipeline.processBatch([ping('T1', t, INSIDE)]);
+    expect(r.processed).toBe(1);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+    expect(r.alerts).toHaveLength(1);
+    expect(r.alerts[0]).toMatchObject({
+      type: 'exclusion.breach',
+      subjectId: 'S1',
+      tagId: 'T1',
+      zoneId: 'Z1',
+      zoneVersion: 1,
+      trigger: 'entered',
+      openedAt: new Date(t).toISOString(),
+      detectedAt: new Date(clock.t).toISOString(),
+      status: 'open',
+      active: true,
+    });
+    expect(await store.getAlert(r.alerts[0]!.id)).toEqual(r.alerts[0]);
+    expect((await store.readEventsAfter(null, 10)).map((e) => e.id)).toEqual(r.events.map((e) => e.id));
+  });
+
+  it('a store failure while warming the tag cache is retried by the next batch, not cached', async () => {
+    const fresh = createIngestPipeline({ store, zones: index, config: TRACKER_CONFIG, clock });
+    const all = vi.spyOn(store, 'allAssignments').mockRejectedValueOnce(new Error('store down'));
+    const t = clock.t - 60_000;
+    await expect(fresh.processBatch([ping('T1', t, INSIDE)])).rejects.toThrow('store down');
+    const r = await fresh.processBatch([ping('T1', t, INSIDE)]);
+    expect(all).toHaveBeenCalledTimes(2);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+    fresh.close();
+  });
+
+  it('one batch = one state load and one commit, pings judged in arrival order', async () => {
+    const load = vi.spyOn(store, 'loadTagStates');
+    const commit = vi.spyOn(store, 'commitBatch');
+    await store.putSubject('S2', { tagId: 'T2', name: null, orderRef: null, timezone: 'Europe/London' });
+    const t = clock.t - 60_000;
+    const r = await pipeline.processBatch([
+      ping('T1', t, INSIDE),
+      ping('T2', t, FAR),
+      ping('T1', t + 1000, INSIDE),
+      ping('T1', t + 2000, { ...FAR, accuracyM: 5 }),
+    ]);
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(load.mock.calls[0]![0]).toEqual(['T1', 'T2']);
+    expect(commit).toHaveBeenCalledTimes(1);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened', 'alert.ended']);
+    expect(r.alerts).toHaveLength(1);
+    expect(r.alerts[0]).toMatchObject({ active: false, pingCount: 2, endedAt: new Date(t + 2000).toISOString() });
+  });
+
+  it('replaying a batch changes nothing: no second alert, no second event', async () => {
+    const t = clock.t - 60_000;
+    const batch = [ping('T1', t, INSIDE), ping('T1', t + 1000, INSIDE)];
+    const first = await pipeline.processBatch(batch);
+    expect(first.events).toHaveLength(1);
+    clock.advance(5000);
+    const again = await pipeline.processBatch(batch);
+    expect(again.events).toEqual([]);
+    // even when the tag state was lost (crash before state was kept elsewhere), ids are deterministic
+    await store.commitBatch({ states: [{ tagId: 'T1', state: null, dueAt: null }], changes: [], positions: [] });
+    const afterLoss = await pipeline.processBatch(batch);
+    expect(afterLoss.events).toEqual([]);
+    const all = await store.listAlerts({ limit: 100 });
+    expect(all.items).toHaveLength(1);
+    expect(all.items[0]?.pingCount).toBe(2);
+    expect(await store.readEventsAfter(null, 100)).toHaveLength(1);
+  });
+
+  it('counts and ignores pings of unassigned tags', async () => {
+    const r = await pipeline.processBatch([ping('NOPE', clock.t, INSIDE), ping('NOPE', clock.t + 1, INSIDE), ping('T1', clock.t, FAR)]);
+    expect(r.unknownTags).toBe(2);
+    expect(r.processed).toBe(1);
+    expect(unknown).toEqual([['NOPE', 2]]);
+    expect(await store.positions('NOPE', 0, clock.t + 10, 10)).toEqual([]);
+    expect(await store.positions('T1', 0, clock.t + 10, 10)).toHaveLength(1);
+  });
+
+  it('keeps extra ping fields in the trail', async () => {
+    await pipeline.processBatch([ping('T1', clock.t, FAR)], [{ speedKph: 4, firmware: 'v2' }]);
+    const [p] = await store.positions('T1', 0, clock.t, 10);
+    expect(p).toMatchObject({ tagId: 'T1', speedKph: 4, firmware: 'v2', lat: FAR.lat });
+  });
+
+  it('follows subject changes: a new assignment is seen, a deleted one is ignored', async () => {
+    await pipeline.processBatch([ping('T9', clock.t, INSIDE)]); // warms the cache; T9 unknown
+    await store.putSubject('S9', { tagId: 'T9', name: null, orderRef: null, timezone: 'Europe/London' });
+    const r = await pipeline.processBatch([ping('T9', clock.t + 1, FAR)]);
+    expect(r.unknownTags).toBe(0);
+    expect(r.processed).toBe(1);
+    await store.deleteSubject('S9');
+    const gone = await pipeline.processBatch([ping('T9', clock.t + 2, FAR)]);
+    expect(gone.unknownTags).toBe(1);
+    // moving S1 to another tag frees T1 at once
+    await store.putSubject('S1', { tagId: 'T1b', name: null, orderRef: null, timezone: 'Europe/London' });
+    expect(await pipeline.contextOf('T1')).toBeNull();
+    expect((await pipeline.contextOf('T1b'))?.subjectId).toBe('S1');
+  });
+
+  it('reloads its tag cache now and then, so a missed config change does not linger', async () => {
+    // a store whose change notifications never arrive (as while a pub/sub connection is down)
+    const deaf = Object.assign(Object.create(store) as MemoryStore, { onConfigChange: () => () => {} });
+    const p = createIngestPipeline({ store: deaf, zones: index, config: TRACKER_CONFIG, clock, cacheRefreshMs: 1000 });
+    try {
+      expect((await p.processBatch([ping('T1', clock.t, FAR)])).processed).toBe(1);
+      await store.deleteSubject('S1');
+      expect((await p.processBatch([ping('T1', clock.t + 1, FAR)])).processed).toBe(1); // stale, for now
+      clock.advance(1001);
+      await waitFor(async () => (await p.processBatch([ping('T1', clock.advance(1), FAR)])).unknownTags === 1, 2000, 'cache refresh');
+    } finally {
+      p.close();
+    }
+  });
+
+  it('concurrent batches on one tag are serialised (no lost state)', async () => {
+    const t = clock.t - 60_000;
+    const rs = await Promise.all([0, 1, 2, 3].map((i) => pipeline.processBatch([ping('T1', t + i * 1000, INSIDE)])));
+    const opened = rs.flatMap((r) => r.events).filter((e) => e.type === 'alert.opened');
+    expect(opened).toHaveLength(1);
+    const all = await store.listAlerts({ limit: 10 });
+    expect(all.items).toHaveLength(1);
+    expect(all.items[0]?.pingCount).toBe(4);
+  });
+
+  it('schedules the next clock check with every commit', async () => {
+    await pipeline.processBatch([ping('T1', clock.t, FAR)]);
+    const due = await store.dueTags(clock.t + TRACKER_CONFIG.signalLostAfterMs, 10);
+    expect(due).toEqual([{ tagId: 'T1', dueAt: clock.t + TRACKER_CONFIG.signalLostAfterMs }]);
+  });
+});
