@@ -257,6 +257,11 @@ describe('monitoring console in a real browser', () => {
     expect(await monitor.locator('#detail-title').textContent()).toBe('Strap tamper');
 
     await monitor.locator(`tr[data-alert-id="${ids[0]}"]`).focus();
+    // a re-render (live event, fresh fetch, filter input) keeps focus on the row the operator
+    // moved to, not on the row last opened with Enter
+    await monitor.evaluate(() => document.getElementById('filter-subject')!.dispatchEvent(new Event('input')));
+    await monitor.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    expect(await focused()).toBe(ids[0]);
     await monitor.keyboard.press('a');
     await waitFor(async () => ((await api('GET', `/v1/alerts/${ids[0]}`, KEYS.monitor)).body as unknown as AlertJson).status === 'acknowledged', 10_000, 'acknowledged by keyboard');
     await monitor.locator(`tr[data-alert-id="${ids[0]}"].status-acknowledged`).waitFor();

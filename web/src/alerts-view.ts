@@ -96,6 +96,15 @@ export class AlertsView {
       this.tbody,
     );
     this.tbody.addEventListener('keydown', (e) => this.onKey(e));
+    // however a row gets focus (Tab, click, screen-reader cursor), it becomes the roving
+    // tab stop, so a re-render (live event, fresh fetch) keeps focus where the operator put it
+    this.tbody.addEventListener('focusin', (e) => {
+      const row = (e.target as HTMLElement).closest('tr[data-alert-id]') as HTMLElement | null;
+      const id = row?.dataset.alertId;
+      if (!id || id === this.focusId) return;
+      this.focusId = id;
+      for (const r of this.rowsEls()) r.tabIndex = r === row ? 0 : -1;
+    });
     this.tbody.addEventListener('click', (e) => {
       const row = (e.target as HTMLElement).closest('tr[data-alert-id]') as HTMLElement | null;
       if (row?.dataset.alertId) this.select(row.dataset.alertId, { focusRow: true });
