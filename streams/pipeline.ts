@@ -82,6 +82,23 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
 
   // ---- tag → subject cache: warmed once, kept current by config changes
   const contexts = new Map<string, TagContext>();
+  /** subject → its cached tag, so a subject change drops its old tag without scanning the cache */
+  const tagOfSubject = new Map<string, string>();
+  const setContext = (tag: string, ctx: TagContext): void => {
+    const prev = contexts.get(tag);
+    if (prev !== undefined && tagOfSubject.get(prev.subjectId) === tag) tagOfSubject.delete(prev.subjectId);
+    // a subject wears one tag: a context cached for its previous tag is stale
+    const other = tagOfSubject.get(ctx.subjectId);
+    if (other !== undefined && other !== tag) contexts.delete(other);
+    contexts.set(tag, ctx);
+    tagOfSubject.set(ctx.subjectId, tag);
+  };
+  const dropContext = (tag: string): void => {
+    const prev = contexts.get(tag);
+    if (prev === undefined) return;
+    contexts.delete(tag);
+    if (tagOfSubject.get(prev.subjectId) === tag) tagOfSubject.delete(prev.subjectId);
+  };
   const unassignedUntil = new Map<string, number>();
   let warm: Promise<void> | null = null;
   let warmDone = false;
@@ -92,7 +109,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     warm ??= store.allAssignments().then(
       (all) => {
         warmedAt = clock.now();
-        for (const c of all) if (!contexts.has(c.tagId)) contexts.set(c.tagId, c);
+        for (const c of all) if (!contexts.has(c.tagId)) setContext(c.tagId, c);
         warmDone = true;
       },
       (err: unknown) => {
@@ -110,7 +127,8 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         .then((all) => {
           if (gen !== generation) return; // a change landed meanwhile; the next refresh catches up
           contexts.clear();
-          for (const c of all) contexts.set(c.tagId, c);
+          tagOfSubject.clear();
+          for (const c of all) setContext(c.tagId, c);
         })
         .catch(() => {})
         .finally(() => {
@@ -123,18 +141,19 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     if (c.kind !== 'subject') return;
     generation++;
     if (c.previousTagId) {
-      contexts.delete(c.previousTagId);
+      dropContext(c.previousTagId);
       unassignedUntil.delete(c.previousTagId);
     }
-    for (const [tag, ctx] of contexts) if (ctx.subjectId === c.id && tag !== c.tagId) contexts.delete(tag);
+    const cached = tagOfSubject.get(c.id);
+    if (cached !== undefined && cached !== c.tagId) dropContext(cached);
     if (c.tagId) {
-      contexts.delete(c.tagId);
+      dropContext(c.tagId);
       unassignedUntil.delete(c.tagId);
       const tag = c.tagId;
       const gen = generation;
       void store.subjectByTag(tag).then(
         (ctx) => {
-          if (ctx && gen === generation) contexts.set(tag, ctx);
+          if (ctx && gen === generation) setContext(tag, ctx);
         },
         () => {},
       );
@@ -161,7 +180,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const t = tags[k] as string;
         const c = found[i];
         if (c) {
-          contexts.set(t, c);
+          setContext(t, c);
           out[k] = c;
         } else {
           unassignedUntil.set(t, now + negativeTtl);
