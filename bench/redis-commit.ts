@@ -87,8 +87,9 @@ async function main(): Promise<void> {
       const lat = 52 + rnd();
       const lon = 13 + rnd();
       const ping: Ping = { tagId, ts, lat, lon, accuracyM: 12, fix: 'gps', battery: 0.8, strap: 'ok', seq: tsStep } as Ping;
-      b.positions.push({ ping, extras: null });
       const rev = revs.get(tagId) ?? 0;
+      // as the pipeline marks it: newer than everything of the tag's (existing) state
+      b.positions.push({ ping, extras: null, fresh: rev > 0 });
       revs.set(tagId, rev + 1);
       b.states.push({ tagId, state: tagState(tagId, ts, lat, lon, tsStep), expectRev: rev, dueAt: ts + 300_000 });
       if (rnd() < 0.01) {

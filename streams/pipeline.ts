@@ -320,16 +320,22 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     }
     const now = clock.now();
     const changes: AlertChange[] = [];
-    const positions: PositionWrite[] = new Array(todo.length);
+    const positions: PositionWrite[] = [];
     for (let j = 0; j < todo.length; j++) {
       const i = todo[j] as number;
       const p = pings[i] as Ping;
       const k = pingSlot[i] as number;
-      const r = applyPing(states[k] ?? null, p, ctxs[k] as TagContext, zones, config, now);
+      const prev = states[k] ?? null;
+      const ctx = ctxs[k] as TagContext;
+      const r = applyPing(prev, p, ctx, zones, config, now);
+      // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state
+      // back untouched, and the position is in the trail already (committed with that state)
+      if (r.state === prev) continue;
       states[k] = r.state;
       const ch = r.changes;
       for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
-      positions[j] = { ping: p, extras: extras === undefined ? null : (extras[i] ?? null) };
+      const fresh = prev !== null && prev.newest !== null && p.ts > prev.newest && p.ts > ctx.assignedAt;
+      positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
     }
     const writes: TagStateWrite[] = new Array(known.length);
     for (let j = 0; j < known.length; j++) {

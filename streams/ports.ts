@@ -241,6 +241,12 @@ export interface StoredPosition {
 export interface PositionWrite {
   ping: Ping;
   extras: Record<string, unknown> | null;
+  /**
+   * The ping is newer than every ping of its tag's state (and than the tag's assignment), so the
+   * trail cannot hold its ts yet: a store may skip its duplicate check. Absent or false = check.
+   * Sound because a tag's state and its positions are committed together, atomically.
+   */
+  fresh?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,6 +69,12 @@ export interface RedisStoreOptions extends StoreOptions {
   redisOptions?: RedisOptions;
   /** connection errors are logged here (warn, rate-limited); pino's Logger fits. Default: silent */
   logger?: StoreLogger;
+  /**
+   * How often positions older than the retention are pruned from every trail (one instance per
+   * interval, under a lease; 0 = never, for tests that call prunePositions themselves).
+   * Default: a tenth of the retention, between 1 minute and 10 minutes.
+   */
+  positionsPruneIntervalMs?: number;
 }
 
 /** The slice of a pino logger the store uses. */
@@ -211,23 +217,60 @@ export class RedisStore implements CordonStore {
     this.logger = opts.logger;
     // a client handed in may already have its owner's listener; ours only logs
     watchConnection(this.redis, 'main', this.logger);
+    this.pruneEveryMs = opts.positionsPruneIntervalMs ?? Math.min(600_000, Math.max(60_000, Math.round(this.retentionMs / 10)));
   }
+
+  private readonly pruneEveryMs: number;
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   /** Connects and subscribes to config changes (so other instances' changes arrive). */
   async init(): Promise<this> {
     await this.redis.ping();
     await this.ensureSubscribed();
+    if (this.pruneEveryMs > 0 && this.pruneTimer === null) {
+      // one instance per interval prunes (the lease); the others skip that round
+      this.pruneTimer = setInterval(() => {
+        void this.claim('janitor:positions', Math.max(1000, this.pruneEveryMs - 1000))
+          .then((mine) => (mine ? this.prunePositions() : 0))
+          .catch((err: unknown) => this.logger?.warn({ err }, 'position pruning failed; next round retries'));
+      }, this.pruneEveryMs);
+      this.pruneTimer.unref();
+    }
     return this;
   }
 
   /**
-   * EVALSHA (args are a handful: batch items travel joined in one argument, never spread). On
+   * Drops positions older than the retention from every trail (SCAN in chunks, one pipelined
+   * ZREMRANGEBYSCORE per trail); a trail left empty disappears with its key. The commit only
+   * caps trails by count (a call per ping matters there); reads hide expired points at once.
+   * Returns the number of positions removed.
+   */
+  async prunePositions(): Promise<number> {
+    const cutoff = '(' + (this.clock.now() - this.retentionMs);
+    const pattern = this.P.replace(/[*?[\]\\]/g, '\\$&') + 'pos:*';
+    let cursor = '0';
+    let removed = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const p = this.redis.pipeline();
+      for (const k of keys) p.zremrangebyscore(k, '-inf', cutoff);
+      for (const [err, n] of (await p.exec()) ?? []) if (!err) removed += Number(n) || 0;
+    } while (cursor !== '0');
+    return removed;
+  }
+
+  /**
+   * EVALSHA with `args`, then `more` (any length: handed to ioredis as one array, never spread
+   * into a call, which would overflow the stack with hundreds of thousands of items). On
    * NOSCRIPT (a fresh or restarted Redis) one SCRIPT LOAD is shared by every call waiting, instead
    * of each in-flight commit sending the whole script body with EVAL.
    */
-  private async run(s: Script, args: (string | number)[]): Promise<unknown> {
+  private async run(s: Script, args: (string | number)[], more: (string | number)[] = []): Promise<unknown> {
+    const tail = ([0] as (string | number)[]).concat(args, more);
     try {
-      return await this.redis.evalsha(s.sha, 0, ...args);
+      return await this.redis.call('EVALSHA', [s.sha as string | number].concat(tail));
     } catch (e) {
       if (!(e instanceof Error && e.message.includes('NOSCRIPT'))) throw e;
     }
@@ -238,9 +281,9 @@ export class RedisStore implements CordonStore {
     }
     try {
       await loading;
-      return await this.redis.evalsha(s.sha, 0, ...args);
+      return await this.redis.call('EVALSHA', [s.sha as string | number].concat(tail));
     } catch (e) {
-      if (e instanceof Error && e.message.includes('NOSCRIPT')) return this.redis.eval(s.src, 0, ...args);
+      if (e instanceof Error && e.message.includes('NOSCRIPT')) return this.redis.call('EVAL', [s.src as string | number].concat(tail));
       throw e;
     }
   }
@@ -560,9 +603,8 @@ export class RedisStore implements CordonStore {
       );
     }
     const receivedTail = ',"receivedAt":"' + nowIso + '"}';
-    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, positionJson(p, nowIso, receivedTail));
-    args.push(f.join('\x1f'));
-    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, args)) as [string[], string[], string[]];
+    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, p.fresh === true ? '1' : '', positionJson(p, nowIso, receivedTail));
+    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, args, f)) as [string[], string[], string[]];
     return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
   }
 
@@ -703,6 +745,8 @@ export class RedisStore implements CordonStore {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
+      if (this.pruneTimer) clearInterval(this.pruneTimer);
+      this.pruneTimer = null;
       this.configListeners.clear();
       this.eventListeners.clear();
       const sub = this.sub;

@@ -64,6 +64,46 @@ describe('Redis store: a 30 000-item batch', () => {
   }, 60_000);
 });
 
+describe('Redis store: trail retention', () => {
+  it('the janitor prunes positions past the retention (an emptied trail loses its key); fresh positions skip only the duplicate check', async () => {
+    const clock = new TestClock();
+    const prefix = `jan:${Math.random().toString(36).slice(2, 10)}:`;
+    const hour = 3600_000;
+    const store = await createRedisStore({ url: inject('redisUrl'), clock, prefix, eventsKey: prefix + 'events', positionRetentionMs: hour, positionsPruneIntervalMs: 0 });
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const t = clock.t;
+      const pos = (tag: string, ts: number, fresh?: boolean) => ({ ping: ping(tag, ts), extras: null, ...(fresh === undefined ? {} : { fresh }) });
+      await store.commitBatch({ states: [], changes: [], positions: [pos('T1', t - 2 * hour), pos('T1', t - 2 * hour + 1), pos('T1', t - 1800_000), pos('T2', t - 3 * hour), pos('T2', t - 3 * hour + 5)] });
+      expect(await redis.zcard(prefix + 'pos:T1')).toBe(3); // expired ones are hidden on read, kept until pruned
+      expect((await store.positions('T1', 0, t, 100)).map((p) => Date.parse(p.ts))).toEqual([t - 1800_000]);
+      expect(await store.prunePositions()).toBe(4);
+      expect(await redis.zcard(prefix + 'pos:T1')).toBe(1);
+      expect(await redis.exists(prefix + 'pos:T2')).toBe(0);
+      expect(await store.prunePositions()).toBe(0);
+
+      // fresh: stored without the duplicate check; a repeat of the same ts (not fresh) is still refused
+      await store.commitBatch({ states: [], changes: [], positions: [pos('T1', t - 60_000, true)] });
+      await store.commitBatch({ states: [], changes: [], positions: [pos('T1', t - 60_000, false), pos('T1', t - 1800_000)] });
+      expect((await store.positions('T1', 0, t, 100)).map((p) => Date.parse(p.ts))).toEqual([t - 1800_000, t - 60_000]);
+
+      // the timer: an instance with an interval prunes on its own
+      const timed = await createRedisStore({ url: inject('redisUrl'), clock, prefix, eventsKey: prefix + 'events', positionRetentionMs: hour, positionsPruneIntervalMs: 200 });
+      try {
+        clock.advance(hour);
+        await waitFor(async () => (await redis.exists(prefix + 'pos:T1')) === 0, 5000, 'janitor round');
+      } finally {
+        await timed.close();
+      }
+    } finally {
+      const keys = await redis.keys(prefix + '*');
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await store.close();
+    }
+  });
+});
+
 describe('Redis store: connection errors', () => {
   let server: RedisServer | null = null;
   let store: CordonStore | null = null;
