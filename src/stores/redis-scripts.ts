@@ -56,8 +56,10 @@ export const INITIAL_HUMAN =
 
 /**
  * commitBatch. ARGV: prefix, eventsKey, nowIso, nowMs, eventsMaxLen, retentionMs, maxPerTag,
- * nStates, nChanges, nPositions, then every item's fields as separate arguments (Redis makes each
- * a Lua string itself: splitting one joined argument in Lua cost ~1.6 µs per item), in this order:
+ * nStates, nChanges, nPositions, payload. The payload is every item field joined by the unit
+ * separator \x1f, in this order (JSON never holds a raw \x1f and ids cannot). One joined argument
+ * costs Redis ~1.6 µs per item to split here, but separate arguments cost ioredis more than that
+ * to encode: with Kafka-sized batches (thousands of pings) the joined form drains ~15% faster.
  *   states:    tagId, stateJson ('' = keep), dueAt ('' = none), expectRev ('' = unconditional)   (4 each)
  *   changes:   kind, id, engineJson, type, subjectId, openedAtMs, pingCount, active(1|0), confidence, tagId   (10 each)
  *   positions: tagId, tsMs, fresh ('1' = newer than anything stored: no duplicate check), positionJson  (4 each)
@@ -73,9 +75,18 @@ local P, ek, nowIso = ARGV[1], ARGV[2], ARGV[3]
 local nowMs, maxlen = tonumber(ARGV[4]), ARGV[5]
 local retention, maxPerTag = tonumber(ARGV[6]), tonumber(ARGV[7])
 local nS, nC, nP = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
--- the items' fields follow as separate arguments (Redis hands each to Lua as a ready string)
-local F = ARGV
-local i = 11
+local F = {}
+do
+  local payload, from, n = ARGV[11], 1, 0
+  while true do
+    local at = string.find(payload, '\\31', from, true)
+    n = n + 1
+    if not at then F[n] = string.sub(payload, from); break end
+    F[n] = string.sub(payload, from, at - 1)
+    from = at + 1
+  end
+end
+local i = 1
 local stateKey, dueKey = P .. 'state', P .. 'due'
 local conflict, conflicts = {}, {}
 local revs = {}

@@ -262,13 +262,12 @@ export class RedisStore implements CordonStore {
   }
 
   /**
-   * EVALSHA with `args`, then `more` (any length: handed to ioredis as one array, never spread
-   * into a call, which would overflow the stack with hundreds of thousands of items). On
+   * EVALSHA (args are a handful: batch items travel joined in one argument, never spread). On
    * NOSCRIPT (a fresh or restarted Redis) one SCRIPT LOAD is shared by every call waiting, instead
    * of each in-flight commit sending the whole script body with EVAL.
    */
-  private async run(s: Script, args: (string | number)[], more: (string | number)[] = []): Promise<unknown> {
-    const tail = ([0] as (string | number)[]).concat(args, more);
+  private async run(s: Script, args: (string | number)[]): Promise<unknown> {
+    const tail = ([0] as (string | number)[]).concat(args);
     try {
       return await this.redis.call('EVALSHA', [s.sha as string | number].concat(tail));
     } catch (e) {
@@ -604,7 +603,7 @@ export class RedisStore implements CordonStore {
     }
     const receivedTail = ',"receivedAt":"' + nowIso + '"}';
     for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, p.fresh === true ? '1' : '', positionJson(p, nowIso, receivedTail));
-    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, args, f)) as [string[], string[], string[]];
+    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, [...args, f.join('\x1f')])) as [string[], string[], string[]];
     return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
   }
 
