@@ -41,7 +41,6 @@ import type {
   DueTag,
   Page,
   PageQuery,
-  PositionWrite,
   PutResult,
   ResolveInput,
   StoredPosition,
@@ -58,7 +57,8 @@ import type {
   ZoneResource,
   ZoneVersionRecord,
 } from '../../streams/ports.ts';
-import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId, storedPosition } from './common.ts';
+import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
+import { decodePosition, encodePosition } from './position-codec.ts';
 import { COMMIT_LUA, DELETE_SUBJECT_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -144,38 +144,6 @@ function mergedAlertJson(e: string, h: string, n: string): string {
 /** JSON of `v` with the first and last character (the braces) kept: the tail after the id etc. */
 function objectJson(v: object): string {
   return JSON.stringify(v);
-}
-
-/** JSON of a field value as JSON.stringify writes it inside an object; undefined = leave the key out. */
-function field(name: string, v: unknown): string {
-  if (v === undefined) return '';
-  if (v === null) return '"' + name + '":null,';
-  if (typeof v === 'number') return '"' + name + '":' + (Number.isFinite(v) ? String(v) : 'null') + ',';
-  return '"' + name + '":' + JSON.stringify(v) + ',';
-}
-
-/**
- * JSON.stringify(storedPosition(...)) byte for byte, without building the object: extras (rare)
- * take the general path.
- */
-function positionJson(p: PositionWrite, nowIso: string, receivedTail: string): string {
-  const g = p.ping;
-  if (p.extras !== null && Object.keys(p.extras).length > 0) return JSON.stringify(storedPosition(g, p.extras, nowIso));
-  return (
-    '{"tagId":' +
-    JSON.stringify(g.tagId) +
-    ',"ts":"' +
-    new Date(g.ts).toISOString() +
-    '",' +
-    field('lat', g.lat) +
-    field('lon', g.lon) +
-    field('accuracyM', g.accuracyM) +
-    field('fix', g.fix) +
-    field('battery', g.battery) +
-    field('strap', g.strap) +
-    field('seq', g.seq) +
-    receivedTail.slice(1)
-  );
 }
 
 export class RedisStore implements CordonStore {
@@ -601,8 +569,7 @@ export class RedisStore implements CordonStore {
         a.tagId,
       );
     }
-    const receivedTail = ',"receivedAt":"' + nowIso + '"}';
-    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, p.fresh === true ? '1' : '', positionJson(p, nowIso, receivedTail));
+    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, p.fresh === true ? '1' : '', encodePosition(p, now));
     const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, [...args, f.join('\x1f')])) as [string[], string[], string[]];
     return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
   }
@@ -714,7 +681,7 @@ export class RedisStore implements CordonStore {
   async positions(tagId: string, from: number, to: number, limit: number): Promise<StoredPosition[]> {
     const cutoff = this.clock.now() - this.retentionMs;
     const raw = await this.redis.zrangebyscore(this.P + 'pos:' + tagId, Math.max(from, cutoff), to, 'LIMIT', 0, Math.max(0, limit));
-    return raw.map((j) => JSON.parse(j) as StoredPosition);
+    return raw.map((m) => decodePosition(tagId, m));
   }
 
   // ---------------------------------------------------------------- coordination

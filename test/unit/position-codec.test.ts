@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { FixSource, Ping } from '../../geo/types.ts';
+import { storedPosition } from '../../src/stores/common.ts';
+import { decodePosition, encodePosition } from '../../src/stores/position-codec.ts';
+
+const double = fc.double({ noNaN: true, noDefaultInfinity: true });
+const pingArb = fc.record({
+  tagId: fc.constant('BUD-7'),
+  ts: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  lat: fc.option(fc.double({ min: -90, max: 90, noNaN: true }), { nil: null }),
+  lon: fc.option(fc.double({ min: -180, max: 180, noNaN: true }), { nil: null }),
+  accuracyM: fc.oneof(fc.double({ min: 0, max: 5000, noNaN: true }), fc.integer({ min: 0, max: 5000 })),
+  fix: fc.constantFrom<FixSource>('gps', 'wifi', 'cell', 'rf', 'none'),
+  battery: fc.option(fc.oneof(fc.integer({ min: 0, max: 100 }), double), { nil: null }),
+  strap: fc.constantFrom<Ping['strap']>(null, 'ok', 'tampered'),
+  seq: fc.option(fc.integer({ min: 0, max: 2 ** 31 }), { nil: null }),
+});
+const extrasArb = fc.option(fc.dictionary(fc.string(), fc.jsonValue()), { nil: null });
+
+describe('Redis trail member codec', () => {
+  it('reads back exactly the stored position of the ping (numbers lossless, extras kept, known fields win)', () => {
+    fc.assert(
+      fc.property(pingArb, extrasArb, fc.integer({ min: 0, max: 4_102_444_800_000 }), (ping, extras, receivedAt) => {
+        const member = encodePosition({ ping, extras }, receivedAt);
+        const back = decodePosition(ping.tagId, member);
+        // the reference: what the memory store keeps, through JSON like every API answer
+        expect(back).toEqual(JSON.parse(JSON.stringify(storedPosition(ping, extras, receivedAt))));
+        expect(Object.keys(back)).toEqual(Object.keys(storedPosition(ping, extras, receivedAt)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is compact for a plain fix, and has no | outside the extras', () => {
+    const ping: Ping = { tagId: 'BUD-7', ts: 1_780_335_597_768, lat: 53.3756072, lon: -0.8274569, accuracyM: 12, fix: 'gps', battery: 80, strap: 'ok', seq: 4411 };
+    const member = encodePosition({ ping, extras: null }, 1_780_335_601_670);
+    expect(member).toBe('~1780335597768|53.3756072|-0.8274569|12|g|80|o|4411|1780335601670');
+    expect(member.length).toBeLessThan(JSON.stringify(storedPosition(ping, null, 1_780_335_601_670)).length / 2);
+    const withBars = encodePosition({ ping, extras: { note: 'a|b|c', n: [1, '|'] } }, 5);
+    expect(decodePosition('BUD-7', withBars)).toMatchObject({ note: 'a|b|c', n: [1, '|'], seq: 4411, receivedAt: new Date(5).toISOString() });
+  });
+
+  it('still reads members written as JSON by earlier versions', () => {
+    const old = storedPosition({ tagId: 'BUD-7', ts: 1000, lat: 1, lon: 2, accuracyM: 3, fix: 'wifi', battery: null, strap: null, seq: null }, { speedKph: 4 }, 2000);
+    expect(decodePosition('BUD-7', JSON.stringify(old))).toEqual(old);
+  });
+
+  it('refuses a truncated member instead of inventing fields', () => {
+    expect(() => decodePosition('BUD-7', '~1000|1|2')).toThrow(/malformed trail member/);
+  });
+});
