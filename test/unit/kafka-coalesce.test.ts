@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { Ping } from '../../geo/types.ts';
+import { coalescer } from '../../streams/kafka/ingest.ts';
+
+const pings = (tag: string, n: number): Ping[] =>
+  Array.from({ length: n }, (_, i) => ({ tagId: tag, ts: i, lat: 51.5, lon: -0.1, accuracyM: 10, fix: 'gps', battery: null, strap: null, seq: null }));
+
+describe('Kafka ingest: merging partitions ready in the same turn', () => {
+  it('merges small batches into one pipeline call, lets big ones run alone and side by side', async () => {
+    const calls: { tags: string[]; n: number }[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const gate: (() => void)[] = [];
+    const pipeline = {
+      async processBatch(ps: readonly Ping[]) {
+        calls.push({ tags: [...new Set(ps.map((p) => p.tagId))], n: ps.length });
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await new Promise<void>((r) => gate.push(r));
+        inFlight--;
+        return { events: [{ n: ps.length }] as never[], unknownTags: 0 };
+      },
+    };
+    const judge = coalescer(pipeline, 1000);
+    const results = [judge(pings('A', 600), []), judge(pings('B', 300), []), judge(pings('C', 500), []), judge(pings('D', 2500), []), judge(pings('E', 10), [])];
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    // A+B (900) fit, C would make 1400: a new group; D is over the cap: alone; E starts the next
+    expect(calls).toEqual([
+      { tags: ['A', 'B'], n: 900 },
+      { tags: ['C'], n: 500 },
+      { tags: ['D'], n: 2500 },
+      { tags: ['E'], n: 10 },
+    ]);
+    expect(maxInFlight).toBe(4); // all started before any finished
+    for (const g of gate) g();
+    const out = await Promise.all(results);
+    // the merged call's events are reported once, by its first caller
+    expect(out.map((r) => r.events.length)).toEqual([1, 0, 1, 1, 1]);
+  });
+
+  it('a failed merged write fails each of its callers, and only them', async () => {
+    const pipeline = {
+      async processBatch(ps: readonly Ping[]) {
+        if (ps.some((p) => p.tagId === 'BAD')) throw new Error('redis down');
+        return { events: [], unknownTags: 0 };
+      },
+    };
+    const judge = coalescer(pipeline, 100);
+    const r = await Promise.allSettled([judge(pings('BAD', 10), []), judge(pings('OK1', 10), []), judge(pings('OK2', 200), [])]);
+    expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+  });
+});
