@@ -1,6 +1,6 @@
 /**
  * The composition root: the only file that reads the environment, opens sockets and traps
- * signals. `npm start` runs it (node --max-semi-space-size=64 --import tsx src/main.ts).
+ * signals. `npm start` runs it (node --import tsx src/main.ts: one process, so signals reach it).
  */
 import { randomBytes } from 'node:crypto';
 import { buildApp, type AppDeps } from './app.ts';
