@@ -72,8 +72,9 @@ export const COMMIT_LUA =
   EVENT_ID +
   `
 local P, ek, nowIso = ARGV[1], ARGV[2], ARGV[3]
-local nowMs, maxlen = tonumber(ARGV[4]), ARGV[5]
-local retention, maxPerTag = tonumber(ARGV[6]), tonumber(ARGV[7])
+local maxlen = ARGV[5]
+-- ARGV[4] (nowMs) and ARGV[6] (retentionMs) are unused here: retention is the janitor's
+local maxPerTag = tonumber(ARGV[7])
 local nS, nC, nP = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local F = {}
 do

@@ -235,9 +235,8 @@ export class RedisStore implements CordonStore {
    * of each in-flight commit sending the whole script body with EVAL.
    */
   private async run(s: Script, args: (string | number)[]): Promise<unknown> {
-    const tail = ([0] as (string | number)[]).concat(args);
     try {
-      return await this.redis.call('EVALSHA', [s.sha as string | number].concat(tail));
+      return await this.redis.evalsha(s.sha, 0, ...args);
     } catch (e) {
       if (!(e instanceof Error && e.message.includes('NOSCRIPT'))) throw e;
     }
@@ -248,9 +247,9 @@ export class RedisStore implements CordonStore {
     }
     try {
       await loading;
-      return await this.redis.call('EVALSHA', [s.sha as string | number].concat(tail));
+      return await this.redis.evalsha(s.sha, 0, ...args);
     } catch (e) {
-      if (e instanceof Error && e.message.includes('NOSCRIPT')) return this.redis.call('EVAL', [s.src as string | number].concat(tail));
+      if (e instanceof Error && e.message.includes('NOSCRIPT')) return this.redis.eval(s.src, 0, ...args);
       throw e;
     }
   }
