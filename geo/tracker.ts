@@ -7,6 +7,13 @@
  * The input state is never modified (copy-on-write); the returned state is a plain
  * JSON-serialisable object with bounded histories, meant to live in Redis.
  *
+ * applyPingInPlace is the same function for a caller that holds the only reference to the
+ * state's top-level object and its `recent` array (a state it got back from an earlier
+ * applyPing/applyPingInPlace, or decoded itself): it updates those two in place instead of
+ * copying them, and leaves everything deeper copy-on-write. Same states, same changes
+ * (a property test holds the two to that); it saves the two allocations per ping that
+ * otherwise dominate the engine's cost at 50,000 tags (young-generation churn and cache misses).
+ *
  * Triggers (EngineAlert.trigger):
  *   entered          exclusion.breach opened by a ping inside an active exclusion zone
  *   left             inclusion.breach opened by a ping outside an active inclusion zone
@@ -165,6 +172,21 @@ export interface TrackerResult {
   changes: AlertChange[];
 }
 
+export interface PingResult extends TrackerResult {
+  /** the ping was a duplicate (same tag and ts, CONTRACT §1): nothing changed, `state` is the input state */
+  duplicate: boolean;
+}
+
+/**
+ * Shared empty parts of new states. Copy-on-write never writes into `zones`, `dev` or
+ * `recentOld` (it replaces them), so every new state can start with the same ones: fewer
+ * objects per tag, and the ones read on every ping stay in cache. Frozen, so a write by
+ * mistake throws instead of leaking into other tags.
+ */
+const NO_TRACKS: ZoneTrack[] = Object.freeze([]) as unknown as ZoneTrack[];
+const NO_DEVICES: Partial<Record<DeviceType, DeviceEpisode>> = Object.freeze({});
+const NO_TIMES: number[] = Object.freeze([]) as unknown as number[];
+
 export function newTagState(ctx: TagContext): TagState {
   return {
     v: 1,
@@ -180,9 +202,9 @@ export function newTagState(ctx: TagContext): TagState {
     posLon: 0,
     posAcc: 0,
     recent: [],
-    recentOld: [],
-    zones: [],
-    dev: {},
+    recentOld: NO_TIMES,
+    zones: NO_TRACKS,
+    dev: NO_DEVICES,
   };
 }
 
@@ -266,8 +288,11 @@ class Work {
   cfg!: TrackerConfig;
   now = 0;
 
-  /** one instance serves every (synchronous, non-reentrant) call: no allocation per ping */
-  init(src: TagState, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): this {
+  /**
+   * One instance serves every (synchronous, non-reentrant) call: no allocation per ping.
+   * `inPlace`: the caller owns src's top-level object, which becomes the result.
+   */
+  init(src: TagState, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, inPlace = false): this {
     this.changes = [];
     this.copied = null;
     this.devCopied = false;
@@ -276,6 +301,10 @@ class Work {
     this.zones = zones;
     this.cfg = cfg;
     this.now = now;
+    if (inPlace) {
+      this.s = src;
+      return this;
+    }
     // explicit literal (one hidden class) is much cheaper than an object spread here
     this.s = {
       v: 1,
@@ -477,22 +506,31 @@ const candBuf: CompiledZone[] = [];
 /** reused for every judgement in judgeZones (read before the next one) */
 const scratchJudgement: Judgement = { inside: false, distanceM: 0, certain: false };
 
-export function applyPing(
-  state: TagState | null,
-  ping: Ping,
-  ctx: TagContext,
-  zones: ZoneLookup,
-  cfg: TrackerConfig,
-  now: number,
-): TrackerResult {
+/** Judge one ping (pure: `state` is not modified). */
+export function applyPing(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): PingResult {
+  return apply(state, ping, ctx, zones, cfg, now, false);
+}
+
+/**
+ * applyPing for a caller that owns `state`'s top-level object and its `recent` array (nobody
+ * else reads them afterwards: a state this caller got back from applyPing or
+ * applyPingInPlace and has not handed on, or one it decoded itself). The result's state is
+ * then usually `state` itself, updated. Nested parts (zone tracks, device episodes, older
+ * timestamps) stay copy-on-write, so they may be shared with earlier states.
+ */
+export function applyPingInPlace(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): PingResult {
+  return apply(state, ping, ctx, zones, cfg, now, true);
+}
+
+function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, inPlace: boolean): PingResult {
   // a state of another subject (the tag was reassigned) does not carry over
   const src = state !== null && state.subjectId === ctx.subjectId ? state : newTagState(ctx);
   const ts = ping.ts;
   // a ping newer than the newest seen cannot be a duplicate (the usual case: no scan)
   if (src.newest !== null && ts <= src.newest && (ts === src.newest || src.recent.includes(ts) || src.recentOld.includes(ts))) {
-    return { state: src, changes: [] };
+    return { state: src, changes: [], duplicate: true };
   }
-  const w = work.init(src, ctx, zones, cfg, now);
+  const w = work.init(src, ctx, zones, cfg, now, inPlace);
   const s = w.s;
   const late = s.newest !== null && ts < s.newest;
   const positioned = ping.lat !== null && ping.lon !== null && ping.fix !== 'none';
@@ -548,12 +586,14 @@ export function applyPing(
     const keep = RECENT_TS_CAP - RECENT_CHUNK - s.recent.length;
     s.recentOld = s.recent.concat(keep > 0 ? s.recentOld.slice(0, keep) : []);
     s.recent = [ts];
+  } else if (inPlace) {
+    s.recent.push(ts);
   } else {
     const recent = s.recent.slice();
     recent.push(ts);
     s.recent = recent;
   }
-  return { state: s, changes: w.changes };
+  return { state: s, changes: w.changes, duplicate: false };
 }
 
 function posOf(ping: Ping): Position {
@@ -723,7 +763,12 @@ function onClear(w: Work, zoneId: string, ts: number, late: boolean): void {
   } else {
     // a late clearing ping narrows what episodes may cover
     if (tr.live && tr.live.f > ts) tr.live.a = maxN(tr.live.a, ts);
-    for (const sp of tr.hist) if (sp.f > ts) sp.a = maxN(sp.a, ts);
+    // spans are shared with the input state (track() copies the list, not its items): replace, never write
+    const hist = tr.hist;
+    for (let i = 0; i < hist.length; i++) {
+      const sp = hist[i]!;
+      if (sp.f > ts) hist[i] = { id: sp.id, a: maxN(sp.a, ts), f: sp.f, t: sp.t };
+    }
   }
   // open late episodes: a clear after their start ends them; before it narrows them
   for (let i = 0; i < tr.late.length; ) {

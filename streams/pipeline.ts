@@ -15,7 +15,7 @@
  * written compare-and-set on its revision; a tag that changed underneath is judged again from its
  * fresh state. Replays are harmless because commits are idempotent.
  */
-import { applyPing, nextTickAt, tick } from '../geo/tracker.ts';
+import { applyPing, applyPingInPlace, nextTickAt, tick } from '../geo/tracker.ts';
 import type { TagState } from '../geo/tracker.ts';
 import type { AlertChange, Ping, TagContext, TrackerConfig, ZoneLookup } from '../geo/types.ts';
 import type { Alert, AlertEvent, Clock, CordonStore, DueTag, PositionWrite, StoredTagState, TagStateWrite, Unsubscribe } from './ports.ts';
@@ -321,20 +321,25 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     const now = clock.now();
     const changes: AlertChange[] = [];
     const positions: PositionWrite[] = [];
+    // 1 once states[k] is this batch's own object (a result of applyPing): the tag's further
+    // pings update it in place. The loaded state itself may be the store's (memory store).
+    const own = new Uint8Array(tags.length);
     for (let j = 0; j < todo.length; j++) {
       const i = todo[j] as number;
       const p = pings[i] as Ping;
       const k = pingSlot[i] as number;
       const prev = states[k] ?? null;
+      const prevNewest = prev === null ? null : prev.newest;
       const ctx = ctxs[k] as TagContext;
-      const r = applyPing(prev, p, ctx, zones, config, now);
+      const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now) : applyPing(prev, p, ctx, zones, config, now);
       // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state
       // back untouched, and the position is in the trail already (committed with that state)
-      if (r.state === prev) continue;
+      if (r.duplicate) continue;
       states[k] = r.state;
+      own[k] = 1;
       const ch = r.changes;
       for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
-      const fresh = prev !== null && prev.newest !== null && p.ts > prev.newest && p.ts > ctx.assignedAt;
+      const fresh = prevNewest !== null && p.ts > prevNewest && p.ts > ctx.assignedAt;
       positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
     }
     const writes: TagStateWrite[] = new Array(known.length);

@@ -255,7 +255,8 @@ export interface PositionWrite {
 /**
  * Opaque, JSON-serialisable per-tag tracker state (geo/tracker.ts TagState). The store never looks
  * inside it. The memory store keeps the object itself, so the tracker must not mutate a state
- * after handing it over (applyPing returns a fresh or updated object that the pipeline commits).
+ * after handing it over: the pipeline judges a loaded state with the pure applyPing, and uses
+ * applyPingInPlace only on the state that call gave back, for the tag's further pings in the batch.
  */
 export type TagStateBlob = unknown;
 

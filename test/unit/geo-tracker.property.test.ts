@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileZone } from '../../geo/compile.ts';
-import { applyPing } from '../../geo/tracker.ts';
+import { applyPing, applyPingInPlace, tick } from '../../geo/tracker.ts';
 import type { TagState } from '../../geo/tracker.ts';
 import type { AlertChange, CompiledZone, Ping, TagContext, TrackerConfig, ZoneDef, ZoneLookup } from '../../geo/types.ts';
 
@@ -244,6 +244,46 @@ describe('tracker properties', () => {
         expect(opened(changes, 'exclusion.breach').length).toBeLessThanOrEqual(ep);
       }),
       { seed: 31337, numRuns: 400 },
+    );
+  });
+
+  it('applyPingInPlace gives the same states and changes as applyPing, which never writes to its input', () => {
+    const deepFreeze = <T>(o: T): T => {
+      if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+        Object.freeze(o);
+        for (const v of Object.values(o as object)) deepFreeze(v);
+      }
+      return o;
+    };
+    // pings of the usual sequences delivered out of order, with duplicates, some without a fix
+    const mixed = fc.tuple(pingSeq, fc.array(fc.nat({ max: 1000 }), { minLength: 40, maxLength: 40 }), fc.array(fc.nat(), { maxLength: 12 })).map(([pings, keys, dups]) => {
+      const order = pings.map((p, i) => ({ p, k: (keys[i] ?? 0) < 700 ? i : (keys[i] ?? 0) % pings.length })).sort((a, b) => a.k - b.k).map((x) => x.p);
+      for (const d of dups) order.splice(d % (order.length + 1), 0, { ...order[d % order.length]! });
+      return order.map((p, i) => ((keys[i] ?? 0) % 17 === 0 ? { ...p, lat: null, lon: null, fix: 'none' as const } : p));
+    });
+    fc.assert(
+      fc.property(mixed, fc.constantFrom(both, exclusion(0), exclusion(45)), (pings, zones) => {
+        let pure: TagState | null = null;
+        let owned: TagState | null = null;
+        pings.forEach((p, i) => {
+          const now = T0 + 600 * S + i * 10 * S;
+          const a = applyPing(pure === null ? null : deepFreeze(pure), p, ctx, zones, cfg, now);
+          const b = applyPingInPlace(owned, p, ctx, zones, cfg, now);
+          expect(b.duplicate).toBe(a.duplicate);
+          expect(b.changes).toEqual(a.changes);
+          expect(JSON.parse(JSON.stringify(b.state))).toEqual(JSON.parse(JSON.stringify(a.state)));
+          pure = a.state;
+          owned = b.state;
+        });
+        // tick is pure too: on a frozen state it writes nothing and agrees with a decoded copy
+        if (pure !== null) {
+          for (const later of [T0 + 2 * 3600 * S, T0 + 30 * 86_400 * S]) {
+            const copy = JSON.parse(JSON.stringify(pure)) as TagState;
+            expect(tick(deepFreeze(pure), ctx, zones, cfg, later)).toEqual(tick(copy, ctx, zones, cfg, later));
+          }
+        }
+      }),
+      { seed: 2026, numRuns: 300 },
     );
   });
 
