@@ -42,18 +42,11 @@ function tagState(tagId: string, ts: number, lat: number, lon: number, n: number
   const recent: number[] = [];
   for (let i = 0; i < 16; i++) recent.push(ts - (16 - i) * 30_000);
   return {
-    v: 1,
+    v: 2,
     tagId,
     subjectId: 's-' + tagId,
-    newest: ts,
-    arr: ts + 120,
-    fixArr: ts + 120,
-    fl: null,
-    cert: ts,
-    posTs: ts,
-    posLat: lat,
-    posLon: lon,
-    posAcc: 12,
+    // newest, arrival, positioned arrival, first fix-less arrival, certain, position ts, lat, lon, accuracy
+    t: [ts, ts + 120, ts + 120, null, ts, ts, lat, lon, 12],
     recent,
     recentOld: recent.map((x) => x - 600_000),
     zones: n % 5 === 0 ? [{ zoneId: 'z-' + (n % 97), st: 'in', since: ts - 60_000, pc: 3, alertId: null }] : [],

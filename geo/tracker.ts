@@ -140,25 +140,63 @@ export interface DeviceEpisode {
 
 type DeviceType = 'tag.tamper' | 'tag.battery_low' | 'tag.signal_lost' | 'tag.no_fix';
 
-export interface TagState {
+/**
+ * Indexes into TagState.t, the tag's times and last known position. NaN = none (null in JSON).
+ *   NEWEST   newest ping ts seen (event time)
+ *   ARR      last arrival (wall clock) of any ping
+ *   FIX_ARR  last arrival of a positioned ping
+ *   FL       first arrival of a position-less ping since the last positioned one
+ *   CERT     ts of the newest live positioned ping at which every judgement was certain
+ *   POS_TS   ts of the last known (newest live) position, and that position:
+ *   POS_LAT, POS_LON, POS_ACC
+ */
+const NEWEST = 0;
+const ARR = 1;
+const FIX_ARR = 2;
+const FL = 3;
+const CERT = 4;
+const POS_TS = 5;
+const POS_LAT = 6;
+const POS_LON = 7;
+const POS_ACC = 8;
+const T_LEN = 9;
+
+/** NaN (none) as null */
+function opt(x: number): number | null {
+  return x === x ? x : null;
+}
+
+/** A tag state as written before version 2 (the numbers as named fields); read, never written. */
+interface TagStateV1 {
   v: 1;
   tagId: string;
   subjectId: string;
-  /** newest ping ts seen (event time) */
   newest: number | null;
-  /** last arrival (wall clock) of any ping */
   arr: number | null;
-  /** last arrival of a positioned ping */
   fixArr: number | null;
-  /** first arrival of a position-less ping since the last positioned one */
   fl: number | null;
-  /** ts of the newest live positioned ping at which every judgement was certain */
   cert: number | null;
-  /** last known (newest live) position and its ts (posTs null = none); flat: no object per ping */
   posTs: number | null;
   posLat: number;
   posLon: number;
   posAcc: number;
+  recent: number[];
+  recentOld: number[];
+  zones: ZoneTrack[];
+  dev: Partial<Record<DeviceType, DeviceEpisode>>;
+}
+
+export interface TagState {
+  v: 2;
+  tagId: string;
+  subjectId: string;
+  /**
+   * The times and the last position (see NEWEST … POS_ACC), in one array of doubles. V8 keeps
+   * every number that is not a small integer in an object field as a separate heap object;
+   * an array of doubles holds them unboxed in one block, so a ping reads and writes one
+   * allocation here instead of eight scattered ones (and allocates none).
+   */
+  t: number[];
   /** recent ping ts for duplicate detection: newest chunk (<= 16) and older ones (<= 48) */
   recent: number[];
   recentOld: number[];
@@ -189,18 +227,10 @@ const NO_TIMES: number[] = Object.freeze([]) as unknown as number[];
 
 export function newTagState(ctx: TagContext): TagState {
   return {
-    v: 1,
+    v: 2,
     tagId: ctx.tagId,
     subjectId: ctx.subjectId,
-    newest: null,
-    arr: null,
-    fixArr: null,
-    fl: null,
-    cert: null,
-    posTs: null,
-    posLat: 0,
-    posLon: 0,
-    posAcc: 0,
+    t: [NaN, NaN, NaN, NaN, NaN, NaN, 0, 0, 0],
     recent: [],
     recentOld: NO_TIMES,
     zones: NO_TRACKS,
@@ -307,18 +337,10 @@ class Work {
     }
     // explicit literal (one hidden class) is much cheaper than an object spread here
     this.s = {
-      v: 1,
+      v: 2,
       tagId: src.tagId,
       subjectId: src.subjectId,
-      newest: src.newest,
-      arr: src.arr,
-      fixArr: src.fixArr,
-      fl: src.fl,
-      cert: src.cert,
-      posTs: src.posTs,
-      posLat: src.posLat,
-      posLon: src.posLon,
-      posAcc: src.posAcc,
+      t: src.t.slice(),
       recent: src.recent,
       recentOld: src.recentOld,
       zones: src.zones,
@@ -522,30 +544,83 @@ export function applyPingInPlace(state: TagState | null, ping: Ping, ctx: TagCon
   return apply(state, ping, ctx, zones, cfg, now, true);
 }
 
+/**
+ * The state to go on from: a new one when there is none or it is another subject's (the tag
+ * was reassigned); one decoded from JSON (null where NaN was) or of version 1 in the current
+ * form, as a new object (the input is never modified).
+ */
+function current(state: TagState | null, ctx: TagContext): TagState {
+  if (state === null || state.subjectId !== ctx.subjectId) return newTagState(ctx);
+  if (state.v !== 2) return fromV1(state as unknown as TagStateV1);
+  const t = state.t as (number | null)[];
+  for (let i = 0; i < T_LEN; i++) {
+    if (typeof t[i] !== 'number') {
+      return { v: 2, tagId: state.tagId, subjectId: state.subjectId, t: doubles(t), recent: state.recent, recentOld: state.recentOld, zones: state.zones, dev: state.dev };
+    }
+  }
+  return state;
+}
+
+/** an array of T_LEN doubles (null and missing as NaN) */
+function doubles(src: readonly (number | null | undefined)[]): number[] {
+  const t = [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN];
+  for (let i = 0; i < T_LEN; i++) {
+    const x = src[i];
+    if (typeof x === 'number') t[i] = x;
+  }
+  return t;
+}
+
+function fromV1(o: TagStateV1): TagState {
+  return {
+    v: 2,
+    tagId: o.tagId,
+    subjectId: o.subjectId,
+    t: doubles([o.newest, o.arr, o.fixArr, o.fl, o.cert, o.posTs, o.posLat, o.posLon, o.posAcc]),
+    recent: o.recent,
+    recentOld: o.recentOld,
+    zones: o.zones,
+    dev: o.dev,
+  };
+}
+
+/** The newest ping ts the state has seen (event time), null when none. */
+export function newestTs(state: TagState): number | null {
+  return state.v === 2 ? opt(state.t[NEWEST] ?? NaN) : (state as unknown as TagStateV1).newest;
+}
+
+/** The last known (newest live) position and its ts, null when none. */
+export function lastPosition(state: TagState): (Position & { ts: number }) | null {
+  const c = state.v === 2 ? state : fromV1(state as unknown as TagStateV1);
+  const ts = opt(c.t[POS_TS] ?? NaN);
+  return ts === null ? null : { ts, lat: c.t[POS_LAT]!, lon: c.t[POS_LON]!, accuracyM: c.t[POS_ACC]! };
+}
+
 function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, inPlace: boolean): PingResult {
-  // a state of another subject (the tag was reassigned) does not carry over
-  const src = state !== null && state.subjectId === ctx.subjectId ? state : newTagState(ctx);
+  const src = current(state, ctx);
   const ts = ping.ts;
-  // a ping newer than the newest seen cannot be a duplicate (the usual case: no scan)
-  if (src.newest !== null && ts <= src.newest && (ts === src.newest || src.recent.includes(ts) || src.recentOld.includes(ts))) {
+  const newest = src.t[NEWEST]!;
+  // a ping newer than the newest seen cannot be a duplicate (the usual case: no scan; NaN: none seen)
+  if (ts <= newest && (ts === newest || src.recent.includes(ts) || src.recentOld.includes(ts))) {
     return { state: src, changes: [], duplicate: true };
   }
   const w = work.init(src, ctx, zones, cfg, now, inPlace);
   const s = w.s;
-  const late = s.newest !== null && ts < s.newest;
+  const t = s.t;
+  const late = ts < newest;
   const positioned = ping.lat !== null && ping.lon !== null && ping.fix !== 'none';
   // Position objects are made only when an alert needs one (allocation is the hot path's cost)
 
   // --- arrival: signal lost / no fix (wall clock)
   clockRules(w, now);
   if (s.dev['tag.signal_lost']) w.endDevice('tag.signal_lost', now);
-  s.arr = now;
+  t[ARR] = now;
   if (positioned) {
-    s.fixArr = now;
-    s.fl = null;
+    t[FIX_ARR] = now;
+    t[FL] = NaN;
     if (s.dev['tag.no_fix']) w.endDevice('tag.no_fix', now);
-  } else if (s.fl === null) {
-    s.fl = now;
+  } else if (t[FL] !== t[FL]) {
+    t[FL] = now;
   }
 
   // --- device status (newest pings only)
@@ -571,12 +646,12 @@ function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneL
 
   // --- bookkeeping
   if (!late) {
-    s.newest = ts;
+    t[NEWEST] = ts;
     if (positioned) {
-      s.posTs = ts;
-      s.posLat = ping.lat as number;
-      s.posLon = ping.lon as number;
-      s.posAcc = ping.accuracyM;
+      t[POS_TS] = ts;
+      t[POS_LAT] = ping.lat as number;
+      t[POS_LON] = ping.lon as number;
+      t[POS_ACC] = ping.accuracyM;
     }
     // live episodes whose zone's activity ended before this ping were ended in judgeZones;
     // late episodes whose activity ended are closed here
@@ -609,7 +684,7 @@ function judgeZones(w: Work, ping: Ping, late: boolean): void {
   const acc = ping.accuracyM;
   const cands = w.zones.candidates(w.ctx.subjectId, lon, lat, acc, ts, candBuf);
   let allCertain = true;
-  const prevCert = s.cert;
+  const prevCert = opt(s.t[CERT]!);
   // tracks that existed before this ping (new ones made below are judged already): the input
   // state's array, which copy-on-write never modifies (copied only if written to already)
   const tracked = s.zones.length === 0 ? null : w.zonesShared() ? s.zones : s.zones.slice();
@@ -644,7 +719,7 @@ function judgeZones(w: Work, ping: Ping, late: boolean): void {
 }
 
 function finishJudging(s: TagState, late: boolean, allCertain: boolean, ts: number): void {
-  if (!late && allCertain) s.cert = ts;
+  if (!late && allCertain) s.t[CERT] = ts;
 }
 
 function isCandidate(cands: CompiledZone[], zoneId: string): boolean {
@@ -821,12 +896,15 @@ function lastTouch(tr: ZoneTrack): number {
 // ---------------------------------------------------------------- clock rules
 
 function signalDeadline(s: TagState, ctx: TagContext, cfg: TrackerConfig): number {
-  return (s.arr ?? ctx.assignedAt) + cfg.signalLostAfterMs;
+  const arr = s.t[ARR]!;
+  return (arr === arr ? arr : ctx.assignedAt) + cfg.signalLostAfterMs;
 }
 
 function noFixDeadline(s: TagState, ctx: TagContext, cfg: TrackerConfig): number | null {
-  if (s.fl === null) return null;
-  return Math.max((s.fixArr ?? ctx.assignedAt) + cfg.noFixAfterMs, s.fl);
+  const fl = s.t[FL]!;
+  if (fl !== fl) return null;
+  const fixArr = s.t[FIX_ARR]!;
+  return Math.max((fixArr === fixArr ? fixArr : ctx.assignedAt) + cfg.noFixAfterMs, fl);
 }
 
 /**
@@ -836,7 +914,9 @@ function noFixDeadline(s: TagState, ctx: TagContext, cfg: TrackerConfig): number
  * for this lag too.
  */
 function deliveryLag(s: TagState): number {
-  return s.arr !== null && s.newest !== null && s.arr > s.newest ? s.arr - s.newest : 0;
+  const arr = s.t[ARR]!;
+  const newest = s.t[NEWEST]!;
+  return arr > newest ? arr - newest : 0; // false when either is NaN (none)
 }
 
 /** signal lost / no fix due at `now` (wall clock) */
@@ -865,7 +945,7 @@ const tickInclBuf: CompiledZone[] = [];
  * is outside.
  */
 export function tick(state: TagState | null, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): TrackerResult {
-  const src = state !== null && state.subjectId === ctx.subjectId ? state : newTagState(ctx);
+  const src = current(state, ctx);
   const w = work.init(src, ctx, zones, cfg, now);
   const s = w.s;
   clockRules(w, now);
@@ -889,8 +969,8 @@ export function tick(state: TagState | null, ctx: TagContext, zones: ZoneLookup,
   closeExpiredLate(w, now);
 
   // inclusion windows that started while the last known position is outside
-  if (s.posTs !== null) {
-    const p = { lat: s.posLat, lon: s.posLon, acc: s.posAcc, ts: s.posTs };
+  if (s.t[POS_TS] === s.t[POS_TS]) {
+    const p = { lat: s.t[POS_LAT]!, lon: s.t[POS_LON]!, acc: s.t[POS_ACC]!, ts: s.t[POS_TS]! };
     // ZoneIndex keeps the subject's inclusion zones apart: no array of all its zones
     const fast = zones as ZoneLookup & Partial<InclusionLookup>;
     const zs = typeof fast.inclusions === 'function' ? fast.inclusions(ctx.subjectId, now, tickInclBuf) : zones.forSubject(ctx.subjectId, now);
@@ -930,7 +1010,7 @@ const schedBuf: CompiledZone[] = [];
  * (null = nothing scheduled). The sweeper schedules the tag's next tick at it.
  */
 export function nextTickAt(state: TagState | null, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, after: number): number | null {
-  const s = state ?? newTagState(ctx);
+  const s = current(state, ctx);
   // candidates are folded with dueAfter() (no closure: this runs once per ping on ingest)
   let next = Infinity;
   if (!s.dev['tag.signal_lost']) next = dueAfter(next, signalDeadline(s, ctx, cfg), after);
@@ -948,7 +1028,7 @@ export function nextTickAt(state: TagState | null, ctx: TagContext, zones: ZoneL
     const late = tr.late;
     for (let k = 0; k < late.length; k++) next = dueAfter(next, late[k]!.u, after);
   }
-  if (s.posTs !== null) {
+  if (s.t[POS_TS] === s.t[POS_TS]) {
     // ZoneIndex keeps the subject's scheduled inclusion zones apart: no array of all its zones
     const fast = zones as ZoneLookup & Partial<ScheduledInclusionLookup>;
     const zs =

@@ -15,7 +15,7 @@
  * written compare-and-set on its revision; a tag that changed underneath is judged again from its
  * fresh state. Replays are harmless because commits are idempotent.
  */
-import { applyPing, applyPingInPlace, nextTickAt, tick } from '../geo/tracker.ts';
+import { applyPing, applyPingInPlace, newestTs, nextTickAt, tick } from '../geo/tracker.ts';
 import type { TagState } from '../geo/tracker.ts';
 import type { AlertChange, Ping, TagContext, TrackerConfig, ZoneLookup } from '../geo/types.ts';
 import type { Alert, AlertEvent, Clock, CordonStore, DueTag, PositionWrite, StoredTagState, TagStateWrite, Unsubscribe } from './ports.ts';
@@ -329,7 +329,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
       const p = pings[i] as Ping;
       const k = pingSlot[i] as number;
       const prev = states[k] ?? null;
-      const prevNewest = prev === null ? null : prev.newest;
+      const prevNewest = prev === null ? null : newestTs(prev);
       const ctx = ctxs[k] as TagContext;
       const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now) : applyPing(prev, p, ctx, zones, config, now);
       // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state

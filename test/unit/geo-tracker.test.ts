@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileZone } from '../../geo/compile.ts';
 import { alertId } from '../../geo/alert-id.ts';
-import { applyPing, newTagState, nextTickAt, tick, RECENT_TS_CAP } from '../../geo/tracker.ts';
+import { applyPing, lastPosition, newestTs, newTagState, nextTickAt, tick, RECENT_TS_CAP } from '../../geo/tracker.ts';
 import type { TagState } from '../../geo/tracker.ts';
 import type { AlertChange, CompiledZone, Ping, TagContext, TrackerConfig, ZoneDef, ZoneLookup } from '../../geo/types.ts';
 
@@ -309,8 +309,8 @@ describe('duplicates, late pings, state', () => {
     expect(opened[0]!.alert).toMatchObject({ late: true, openedAt: T0 + 50 * S, trigger: 'entered' });
     expect(r2.changes.map((c) => c.kind)).toContain('ended');
     // the late pings did not rewind the current state
-    expect(r2.state.newest).toBe(T0 + 100 * S);
-    expect(r2.state.posTs).toBe(T0 + 100 * S);
+    expect(newestTs(r2.state)).toBe(T0 + 100 * S);
+    expect(lastPosition(r2.state)?.ts).toBe(T0 + 100 * S);
   });
   it('consecutive late violating pings of one upload join one late episode', () => {
     const r = run(z, [ping(T0 + 1000 * S, OUT)]);
