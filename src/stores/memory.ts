@@ -36,6 +36,7 @@ import type {
   StoredPosition,
   StoreOptions,
   StoredTagState,
+  TagStateBlob,
   Subject,
   SubjectInput,
   TransitionResult,
@@ -70,7 +71,10 @@ interface ZoneEntry {
 
 /** Everything kept per tag, behind one map lookup (the ingest path touches all of it per ping). */
 interface TagSlot {
-  st: StoredTagState | undefined;
+  /** the tracker state (undefined = none: never written, or cleared by a new assignment) */
+  state: TagStateBlob | undefined;
+  /** its revision (0 while state is undefined); on the slot itself: one object less to reach per ping */
+  rev: number;
   /** next sweeper check; undefined = none */
   due: number | undefined;
   trail: Trail | undefined;
@@ -174,7 +178,8 @@ export class MemoryStore implements CordonStore {
       // A fresh assignment starts a fresh history for the tag; the sweeper looks at it from now
       // (signal lost counts from assignment).
       const slot = this.slotOf(input.tagId);
-      slot.st = undefined;
+      slot.state = undefined;
+      slot.rev = 0;
       slot.due = now;
     }
     this.tagOwner.set(input.tagId, { tagId: input.tagId, subjectId: id, timezone: input.timezone, assignedAt: Date.parse(subject.assignedAt) });
@@ -186,7 +191,8 @@ export class MemoryStore implements CordonStore {
     this.tagOwner.delete(tagId);
     const slot = this.tags.get(tagId);
     if (slot) {
-      slot.st = undefined;
+      slot.state = undefined;
+      slot.rev = 0;
       slot.due = undefined;
       if (slot.trail === undefined) this.tags.delete(tagId);
     }
@@ -195,7 +201,7 @@ export class MemoryStore implements CordonStore {
   private slotOf(tagId: string): TagSlot {
     let slot = this.tags.get(tagId);
     if (slot === undefined) {
-      slot = { st: undefined, due: undefined, trail: undefined };
+      slot = { state: undefined, rev: 0, due: undefined, trail: undefined };
       this.tags.set(tagId, slot);
     }
     return slot;
@@ -348,8 +354,8 @@ export class MemoryStore implements CordonStore {
   loadTagStates(tagIds: readonly string[]): Promise<Map<string, StoredTagState>> {
     const out = new Map<string, StoredTagState>();
     for (const t of tagIds) {
-      const s = this.tags.get(t)?.st;
-      if (s !== undefined) out.set(t, s);
+      const slot = this.tags.get(t);
+      if (slot !== undefined && slot.state !== undefined) out.set(t, { state: slot.state, rev: slot.rev });
     }
     return Promise.resolve(out);
   }
@@ -373,7 +379,7 @@ export class MemoryStore implements CordonStore {
       const s = writes[i] as CommitBatch['states'][number];
       const slot = this.tags.get(s.tagId);
       slots[i] = slot;
-      if (s.state !== undefined && s.expectRev !== undefined && (slot?.st?.rev ?? 0) !== s.expectRev) {
+      if (s.state !== undefined && s.expectRev !== undefined && (slot?.rev ?? 0) !== s.expectRev) {
         (conflicts ??= new Set()).add(s.tagId);
       }
     }
@@ -383,7 +389,8 @@ export class MemoryStore implements CordonStore {
       let slot = slots[i] ?? this.tags.get(s.tagId);
       if (s.state !== undefined) {
         slot ??= this.slotOf(s.tagId);
-        slot.st = { state: s.state, rev: (slot.st?.rev ?? 0) + 1 };
+        slot.rev++;
+        slot.state = s.state;
       }
       if (s.dueAt === null) {
         if (slot !== undefined) slot.due = undefined;
@@ -460,9 +467,12 @@ export class MemoryStore implements CordonStore {
   }
 
   private emitEvent(e: AlertEvent): void {
+    if (this.eventListeners.size === 0) return;
+    // one copy for every listener, as the Redis store hands them one decoded message
+    const copy = structuredClone(e);
     for (const l of this.eventListeners) {
       try {
-        l(structuredClone(e));
+        l(copy);
       } catch {
         /* a listener's failure is its own */
       }
@@ -585,7 +595,7 @@ export class MemoryStore implements CordonStore {
       trail.trim(cutoff, this.maxPerTag);
       if (trail.length === 0) {
         sl.trail = undefined;
-        if (sl.st === undefined && sl.due === undefined) this.tags.delete(trail.tagId);
+        if (sl.state === undefined && sl.due === undefined) this.tags.delete(trail.tagId);
       }
     }
   }
