@@ -2,7 +2,7 @@
  * `npm run bench:scaling` — how the engine's cost grows: pings/s and heap versus the number
  * of zones (1k → 100k, tags fixed) and of tags (1k → 200k, zones fixed). The engine here is
  * the whole per-ping path of geo/: ZoneIndex candidates, judge, and the TagTracker state
- * machine (applyPing), with one state object per tag held in a Map, on one core.
+ * machine (applyPingInPlace, as bench:engine's headline), with one state per tag, on one core.
  *
  * Prints a table, writes bench/scaling.svg (drawn by hand, no dependencies), and with --json
  * prints the points as the last line.
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
-import { applyPing, compileZone, ZoneIndex, type TagContext, type TagState, type TrackerConfig } from '../geo/mod.ts';
+import { applyPingInPlace, compileZone, ZoneIndex, type TagContext, type TagState, type TrackerConfig } from '../geo/mod.ts';
 import { emitJson, fmtNum, formatTable, machine, progress } from './lib/table.ts';
 import { makePings, makeWorld, pingAt } from './lib/engine-world.ts';
 
@@ -83,7 +83,7 @@ function measure(series: ScalingPoint['series'], zones: number, tags: number): S
     ping.ts += Math.floor(i / stream.n) * span;
     if (ping.ts > now) now = ping.ts;
     const t = stream.tag[k]!;
-    const r = applyPing(states[t]!, ping, ctx[t]!, index, CFG, now + 2000);
+    const r = applyPingInPlace(states[t]!, ping, ctx[t]!, index, CFG, now + 2000);
     states[t] = r.state;
     i++;
   };
