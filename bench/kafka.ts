@@ -19,8 +19,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.ts';
 import { defaultConfig } from '../src/config.ts';
@@ -279,12 +277,6 @@ async function main(): Promise<void> {
 
   // phase 2: offered load, latency (same store, pipeline and tag states; the live topic)
   await ingest.stop();
-  // The drain leaves a few hundred MB of garbage in the old generation; the mark-compact that
-  // frees it (50-90 ms of pause, seen with --trace-gc) would otherwise land in phase 2 at a
-  // random moment and set its p99. Collect it now: phase 2 measures the steady state.
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-  await new Promise((r) => setTimeout(r, 500));
   const live = createPingIngest({
     kafka,
     topic: LIVE_TOPIC,
