@@ -276,6 +276,8 @@ let q100k = { perSec: NaN, perCpuSec: NaN, avgCandidates: NaN };
 let build100kMs = NaN;
 if (!SKIP_100K) {
   states.fill(null);
+  // the ping runs' garbage collected (and the heap compacted) before the big world is built
+  if (gc) gc();
   progress('building a 100,000-zone world for the index measurement (polygons up to 40 vertices, 2,000 shared)');
   const t100 = performance.now();
   // as many shared zones as the 10k world (their subject sets dominate memory), the rest personal
