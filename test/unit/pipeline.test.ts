@@ -101,6 +101,27 @@ describe('ingest pipeline (memory store)', () => {
     expect(await store.readEventsAfter(null, 100)).toHaveLength(1);
   });
 
+  it('never writes into a state the store holds, and goes on from a state stored before version 2', async () => {
+    const t = clock.t - 60_000;
+    const id = (await pipeline.processBatch([ping('T1', t, INSIDE)])).alerts[0]!.id;
+    const held = (await store.loadTagStates(['T1'])).get('T1')!;
+    const snapshot = JSON.stringify(held.state);
+    // the tag's first ping of a batch is judged by the pure tracker, the next ones in place
+    await pipeline.processBatch([ping('T1', t + 1000, INSIDE), ping('T1', t + 2000, INSIDE)]);
+    expect(await store.getAlert(id)).toMatchObject({ pingCount: 3, active: true });
+    expect(JSON.stringify(held.state)).toBe(snapshot);
+    // the same state as version 1 wrote it (numbers as named fields)
+    const cur = (await store.loadTagStates(['T1'])).get('T1')!;
+    const { t: nums, ...rest } = cur.state as { t: (number | null)[] } & Record<string, unknown>;
+    const n = nums.map((x) => (x === null || Number.isNaN(x) ? null : x));
+    const v1 = { ...rest, v: 1, newest: n[0], arr: n[1], fixArr: n[2], fl: n[3], cert: n[4], posTs: n[5], posLat: n[6], posLon: n[7], posAcc: n[8] };
+    await store.commitBatch({ states: [{ tagId: 'T1', state: JSON.parse(JSON.stringify(v1)), expectRev: cur.rev, dueAt: null }], changes: [], positions: [] });
+    const end = await pipeline.processBatch([ping('T1', t + 3000, { ...FAR, accuracyM: 5 })]);
+    expect(end.events.map((e) => e.type)).toEqual(['alert.ended']);
+    expect(end.alerts[0]).toMatchObject({ id, pingCount: 3, active: false, endedAt: new Date(t + 3000).toISOString() });
+    expect((await store.loadTagStates(['T1'])).get('T1')!.state).toMatchObject({ v: 2 });
+  });
+
   it('counts and ignores pings of unassigned tags', async () => {
     const r = await pipeline.processBatch([ping('NOPE', clock.t, INSIDE), ping('NOPE', clock.t + 1, INSIDE), ping('T1', clock.t, FAR)]);
     expect(r.unknownTags).toBe(2);
