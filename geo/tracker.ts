@@ -604,7 +604,10 @@ function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneL
   if (ts <= newest && (ts === newest || src.recent.includes(ts) || src.recentOld.includes(ts))) {
     return { state: src, changes: [], duplicate: true };
   }
-  const w = work.init(src, ctx, zones, cfg, now, inPlace);
+  // a state current() had to make (new, upgraded or normalised) has a top-level object and `t`
+  // of its own already: no second copy. Its `recent` may still be the input's (pushed in place
+  // only when the caller owns it).
+  const w = work.init(src, ctx, zones, cfg, now, inPlace || src !== state);
   const s = w.s;
   const t = s.t;
   const late = ts < newest;

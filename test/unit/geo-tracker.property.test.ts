@@ -194,7 +194,9 @@ describe('tracker properties', () => {
         const first = deliver(both, pings.slice(k), prefix.state, T0 + k * 10 * S);
         // the state we started from was not modified
         expect(JSON.stringify(prefix.state)).toBe(saved);
-        const again = deliver(both, pings.slice(k), JSON.parse(saved) as TagState | null, T0 + k * 10 * S);
+        const decoded = JSON.parse(saved) as TagState | null;
+        const again = deliver(both, pings.slice(k), decoded, T0 + k * 10 * S);
+        expect(JSON.stringify(decoded)).toBe(saved); // a decoded state (null for NaN) is not written into either
         expect(again.changes.map((c) => [c.kind, c.alert.id])).toEqual(first.changes.map((c) => [c.kind, c.alert.id]));
         // replay after a "crash" with a different arrival clock: same ids for zone/device alerts
         const shifted = deliver(both, pings.slice(k), JSON.parse(saved) as TagState | null, T0 + k * 10 * S + 1);
@@ -202,7 +204,10 @@ describe('tracker properties', () => {
         expect(ids(shifted.changes)).toEqual(ids(first.changes));
         // a state stored before version 2 (numbers as named fields) carries on the same way
         if (prefix.state !== null && k < pings.length) {
-          const v1 = deliver(both, pings.slice(k), toV1(JSON.parse(saved) as TagState), T0 + k * 10 * S);
+          const old = toV1(JSON.parse(saved) as TagState);
+          const oldJson = JSON.stringify(old);
+          const v1 = deliver(both, pings.slice(k), old, T0 + k * 10 * S);
+          expect(JSON.stringify(old)).toBe(oldJson);
           expect(v1.changes).toEqual(first.changes);
           expect(v1.state).toEqual(first.state);
         }
