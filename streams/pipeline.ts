@@ -314,36 +314,52 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     const loaded = await store.loadTagStates(knownTags);
     const states: (TagState | null)[] = new Array(tags.length);
     const revs: number[] = new Array(tags.length);
+    // 1 where states[k] may be updated in place: the batch's own object (a result of applyPing,
+    // for a tag's later pings) or a state the store lent (memory store: no copy per ping at all)
+    const own = new Uint8Array(tags.length);
+    // 1 = a lent state, 2 = a lent state this batch has begun to update
+    let lent: Uint8Array | null = null;
     for (let j = 0; j < known.length; j++) {
       const k = known[j] as number;
       const cur = loaded.get(knownTags[j] as string);
       states[k] = (cur?.state as TagState | undefined) ?? null;
       revs[k] = cur?.rev ?? 0;
+      if (cur?.lent === true) {
+        own[k] = 1;
+        (lent ??= new Uint8Array(tags.length))[k] = 1;
+      }
     }
     touchStates(states, known);
     const now = clock.now();
     const changes: AlertChange[] = [];
     const positions: PositionWrite[] = [];
-    // 1 once states[k] is this batch's own object (a result of applyPing): the tag's further
-    // pings update it in place. The loaded state itself may be the store's (memory store).
-    const own = new Uint8Array(tags.length);
-    for (let j = 0; j < todo.length; j++) {
-      const i = todo[j] as number;
-      const p = pings[i] as Ping;
-      const k = pingSlot[i] as number;
-      const prev = states[k] ?? null;
-      const prevNewest = prev === null ? null : newestTs(prev);
-      const ctx = ctxs[k] as TagContext;
-      const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now) : applyPing(prev, p, ctx, zones, config, now);
-      // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state
-      // back untouched, and the position is in the trail already (committed with that state)
-      if (r.duplicate) continue;
-      states[k] = r.state;
-      own[k] = 1;
-      const ch = r.changes;
-      for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
-      const fresh = prevNewest !== null && p.ts > prevNewest && p.ts > ctx.assignedAt;
-      positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
+    try {
+      for (let j = 0; j < todo.length; j++) {
+        const i = todo[j] as number;
+        const p = pings[i] as Ping;
+        const k = pingSlot[i] as number;
+        const prev = states[k] ?? null;
+        const prevNewest = prev === null ? null : newestTs(prev);
+        const ctx = ctxs[k] as TagContext;
+        if (lent !== null && lent[k] === 1) lent[k] = 2;
+        const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now) : applyPing(prev, p, ctx, zones, config, now);
+        // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state
+        // back untouched, and the position is in the trail already (committed with that state)
+        if (r.duplicate) continue;
+        states[k] = r.state;
+        own[k] = 1;
+        const ch = r.changes;
+        for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
+        const fresh = prevNewest !== null && p.ts > prevNewest && p.ts > ctx.assignedAt;
+        positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
+      }
+    } catch (err) {
+      // A lent state may now hold pings whose alerts and positions will not be written: going on
+      // from it could lose an alert (the tracker would think it raised it). So the lent states
+      // this batch began to update are dropped: the tag's next ping starts afresh, and a breach
+      // in progress is seen anew (at worst a second alert for it, never a lost one).
+      if (lent !== null) await dropLent(tags, lent, loaded);
+      throw err;
     }
     const writes: TagStateWrite[] = new Array(known.length);
     for (let j = 0; j < known.length; j++) {
@@ -352,6 +368,22 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
       writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
     }
     return store.commitBatch({ states: writes, changes, positions });
+  }
+
+  /** writes a null state for each lent state a failed batch began to update (lent[k] === 2) */
+  async function dropLent(tags: readonly string[], lent: Uint8Array, loaded: Map<string, StoredTagState>): Promise<void> {
+    const writes: TagStateWrite[] = [];
+    for (let k = 0; k < tags.length; k++) {
+      if (lent[k] !== 2) continue;
+      const t = tags[k] as string;
+      writes.push({ tagId: t, state: null, expectRev: loaded.get(t)?.rev ?? 0, dueAt: null });
+    }
+    try {
+      await store.commitBatch({ states: writes, changes: [], positions: [] });
+      opts.logger?.error({ tags: writes.length }, 'judging failed: the batch\'s tag states were dropped');
+    } catch (e) {
+      opts.logger?.error({ err: e, tags: writes.length }, 'judging failed and its tag states could not be dropped');
+    }
   }
 
   /**

@@ -265,6 +265,13 @@ export interface StoredTagState {
   state: TagStateBlob;
   /** increases with every state write; a tag never written has revision 0 (and is absent from loads) */
   rev: number;
+  /**
+   * true when `state` is the store's own object, lent (the memory store): a caller that holds the
+   * tag exclusively in this process may update it in place, provided it commits it (the same
+   * object) or, when it cannot, writes the tag's state as null. Absent: a copy nobody else sees,
+   * or an object to treat as read-only.
+   */
+  lent?: boolean;
 }
 
 export interface TagStateWrite {

@@ -351,11 +351,16 @@ export class MemoryStore implements CordonStore {
 
   // ---------------------------------------------------------------- tag state
 
+  /**
+   * The states themselves, lent (see StoredTagState.lent): the pipeline updates them in place
+   * instead of copying one per ping. With 50,000 tags a copy lives until the tag's next ping,
+   * outlives a young-generation collection and dies in the old one: GC was ~18% of ingest time.
+   */
   loadTagStates(tagIds: readonly string[]): Promise<Map<string, StoredTagState>> {
     const out = new Map<string, StoredTagState>();
     for (const t of tagIds) {
       const slot = this.tags.get(t);
-      if (slot !== undefined && slot.state !== undefined) out.set(t, { state: slot.state, rev: slot.rev });
+      if (slot !== undefined && slot.state !== undefined) out.set(t, { state: slot.state, rev: slot.rev, lent: true });
     }
     return Promise.resolve(out);
   }

@@ -101,15 +101,72 @@ describe('ingest pipeline (memory store)', () => {
     expect(await store.readEventsAfter(null, 100)).toHaveLength(1);
   });
 
-  it('never writes into a state the store holds, and goes on from a state stored before version 2', async () => {
+  it('updates a state the memory store lends in place, commits that object and bumps its revision', async () => {
+    const t = clock.t - 60_000;
+    await pipeline.processBatch([ping('T1', t, INSIDE)]);
+    const held = (await store.loadTagStates(['T1'])).get('T1')!;
+    expect(held.lent).toBe(true);
+    const before = JSON.stringify(held.state);
+    await pipeline.processBatch([ping('T1', t + 1000, INSIDE), ping('T1', t + 2000, INSIDE)]);
+    const after = (await store.loadTagStates(['T1'])).get('T1')!;
+    expect(after.state).toBe(held.state);
+    expect(after.rev).toBe(held.rev + 1);
+    expect(JSON.stringify(after.state)).not.toBe(before);
+  });
+
+  it('when judging throws, the lent states the batch began to update are dropped, the others kept', async () => {
+    await store.putSubject('S2', { tagId: 'T2', name: null, orderRef: null, timezone: 'Europe/London' });
+    const t = clock.t - 60_000;
+    await pipeline.processBatch([ping('T1', t, INSIDE), ping('T2', t, FAR)]);
+    const t2 = (await store.loadTagStates(['T2'])).get('T2')!;
+    const t2Json = JSON.stringify(t2.state);
+    let calls = 0;
+    const failing = createIngestPipeline({
+      store,
+      config: TRACKER_CONFIG,
+      clock,
+      zones: {
+        candidates: (...a) => {
+          if (++calls === 2) throw new Error('index broke');
+          return index.candidates(...a);
+        },
+        forSubject: (s, at) => index.forSubject(s, at),
+        get: (z, at) => index.get(z, at),
+      },
+    });
+    // T1's first ping is judged (its lent state updated), its second throws; T2's ping is never reached
+    await expect(failing.processBatch([ping('T1', t + 1000, INSIDE), ping('T1', t + 2000, INSIDE), ping('T2', t + 1000, FAR)])).rejects.toThrow('index broke');
+    failing.close();
+    const now = await store.loadTagStates(['T1', 'T2']);
+    expect(now.get('T1')?.state ?? null).toBeNull();
+    expect(now.get('T2')?.rev).toBe(t2.rev);
+    expect(JSON.stringify(now.get('T2')?.state)).toBe(t2Json);
+    // nothing of the failed batch was written; the tag goes on from scratch: the presence is seen
+    // anew (a second alert rather than a lost one), the first alert stays as it was
+    const first = (await store.listAlerts({ limit: 10 })).items;
+    expect(first.map((a) => [a.pingCount, a.active])).toEqual([[1, true]]);
+    const r = await pipeline.processBatch([ping('T1', t + 3000, INSIDE)]);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+    expect(r.alerts[0]!.id).not.toBe(first[0]!.id);
+  });
+
+  it('never writes into a state a store does not lend, and goes on from a state stored before version 2', async () => {
     const t = clock.t - 60_000;
     const id = (await pipeline.processBatch([ping('T1', t, INSIDE)])).alerts[0]!.id;
+    // a store that hands out its states without lending them (as read-only objects)
+    const load = store.loadTagStates.bind(store);
+    vi.spyOn(store, 'loadTagStates').mockImplementation(async (tags) => {
+      const m = await load(tags);
+      for (const [k, v] of m) m.set(k, { state: v.state, rev: v.rev });
+      return m;
+    });
     const held = (await store.loadTagStates(['T1'])).get('T1')!;
     const snapshot = JSON.stringify(held.state);
     // the tag's first ping of a batch is judged by the pure tracker, the next ones in place
     await pipeline.processBatch([ping('T1', t + 1000, INSIDE), ping('T1', t + 2000, INSIDE)]);
     expect(await store.getAlert(id)).toMatchObject({ pingCount: 3, active: true });
     expect(JSON.stringify(held.state)).toBe(snapshot);
+    expect((await store.loadTagStates(['T1'])).get('T1')!.state).not.toBe(held.state);
     // the same state as version 1 wrote it (numbers as named fields)
     const cur = (await store.loadTagStates(['T1'])).get('T1')!;
     const { t: nums, ...rest } = cur.state as { t: (number | null)[] } & Record<string, unknown>;
