@@ -65,8 +65,35 @@ export function newHumanPart(): AlertHumanPart {
   };
 }
 
-export function joinAlert(engine: AlertEnginePart, human: AlertHumanPart): Alert {
-  return { ...engine, ...human, notes: human.notes.slice() };
+/** The contract alert (a new object: notes copied, positions shared). Spelled out, not spread: ~10× faster. */
+export function joinAlert(e: AlertEnginePart, h: AlertHumanPart): Alert {
+  return {
+    id: e.id,
+    type: e.type,
+    subjectId: e.subjectId,
+    tagId: e.tagId,
+    zoneId: e.zoneId,
+    zoneVersion: e.zoneVersion,
+    severity: e.severity,
+    confidence: e.confidence,
+    trigger: e.trigger,
+    late: e.late,
+    active: e.active,
+    openedAt: e.openedAt,
+    detectedAt: e.detectedAt,
+    lastPingAt: e.lastPingAt,
+    endedAt: e.endedAt,
+    pingCount: e.pingCount,
+    firstPosition: e.firstPosition,
+    lastPosition: e.lastPosition,
+    status: h.status,
+    acknowledgedBy: h.acknowledgedBy,
+    acknowledgedAt: h.acknowledgedAt,
+    resolvedBy: h.resolvedBy,
+    resolvedAt: h.resolvedAt,
+    outcome: h.outcome,
+    notes: h.notes.slice(),
+  };
 }
 
 export function toAlert(e: EngineAlert, human: AlertHumanPart = newHumanPart()): Alert {
