@@ -234,6 +234,39 @@ describe('ingest pipeline (memory store)', () => {
     expect(all.items[0]?.pingCount).toBe(4);
   });
 
+  it('a batch waits for earlier batches sharing a tag (transitively), not for the others', async () => {
+    for (const n of [2, 3]) await store.putSubject(`S${n}`, { tagId: `T${n}`, name: null, orderRef: null, timezone: 'Europe/London' });
+    const t = clock.t - 60_000;
+    const log: string[] = [];
+    const load = store.loadTagStates.bind(store);
+    const commit = store.commitBatch.bind(store);
+    // every load is slow, so batches overlap in time unless the pipeline keeps them apart
+    vi.spyOn(store, 'loadTagStates').mockImplementation(async (tags) => {
+      log.push(`load ${tags.join('+')}`);
+      await new Promise((r) => setTimeout(r, 20));
+      return load(tags);
+    });
+    vi.spyOn(store, 'commitBatch').mockImplementation(async (b) => {
+      log.push(`commit ${b.states.map((x) => x.tagId).join('+')}`);
+      return commit(b);
+    });
+    const a = pipeline.processBatch([ping('T1', t, INSIDE)]);
+    const b = pipeline.processBatch([ping('T1', t + 1000, INSIDE), ping('T2', t, FAR)]);
+    const c = pipeline.processBatch([ping('T2', t + 1000, FAR)]);
+    const d = pipeline.processBatch([ping('T3', t, FAR)]);
+    await Promise.all([a, b, c, d]);
+    // T3 shares nothing: it runs beside A; B waits for A, C for B (C shares only T2 with B)
+    const at = (e: string): number => {
+      expect(log).toContain(e);
+      return log.indexOf(e);
+    };
+    expect(log).toHaveLength(8);
+    expect(at('load T3')).toBeLessThan(at('commit T1'));
+    expect(at('load T1+T2')).toBeGreaterThan(at('commit T1'));
+    expect(at('load T2')).toBeGreaterThan(at('commit T1+T2'));
+    expect((await store.listAlerts({ limit: 10 })).items.map((x) => x.pingCount)).toEqual([2]);
+  });
+
   it('schedules the next clock check with every commit', async () => {
     await pipeline.processBatch([ping('T1', clock.t, FAR)]);
     const due = await store.dueTags(clock.t + TRACKER_CONFIG.signalLostAfterMs, 10);
