@@ -367,6 +367,13 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const fresh = prevNewest !== null && p.ts > prevNewest && p.ts > ctx.assignedAt;
         positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
       }
+      const writes: TagStateWrite[] = new Array(known.length);
+      for (let j = 0; j < known.length; j++) {
+        const k = known[j] as number;
+        const s = states[k] as TagState;
+        writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
+      }
+      return await store.commitBatch({ states: writes, changes, positions });
     } catch (err) {
       // A lent state may now hold pings whose alerts and positions will not be written: going on
       // from it could lose an alert (the tracker would think it raised it). So the lent states
@@ -375,13 +382,6 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
       if (lent !== null) await dropLent(tags, lent, loaded);
       throw err;
     }
-    const writes: TagStateWrite[] = new Array(known.length);
-    for (let j = 0; j < known.length; j++) {
-      const k = known[j] as number;
-      const s = states[k] as TagState;
-      writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
-    }
-    return store.commitBatch({ states: writes, changes, positions });
   }
 
   /** writes a null state for each lent state a failed batch began to update (lent[k] === 2) */
