@@ -75,8 +75,12 @@ interface TagSlot {
   state: TagStateBlob | undefined;
   /** its revision (0 while state is undefined); on the slot itself: one object less to reach per ping */
   rev: number;
-  /** next sweeper check; undefined = none */
-  due: number | undefined;
+  /**
+   * next sweeper check; NaN = none. Always a number, so V8 keeps the field as an unboxed double
+   * written in place: `number | undefined` made every write allocate a heap number that the old
+   * slot then kept alive through the next young-generation collection.
+   */
+  due: number;
   trail: Trail | undefined;
 }
 
@@ -193,7 +197,7 @@ export class MemoryStore implements CordonStore {
     if (slot) {
       slot.state = undefined;
       slot.rev = 0;
-      slot.due = undefined;
+      slot.due = NaN;
       if (slot.trail === undefined) this.tags.delete(tagId);
     }
   }
@@ -201,7 +205,7 @@ export class MemoryStore implements CordonStore {
   private slotOf(tagId: string): TagSlot {
     let slot = this.tags.get(tagId);
     if (slot === undefined) {
-      slot = { state: undefined, rev: 0, due: undefined, trail: undefined };
+      slot = { state: undefined, rev: 0, due: NaN, trail: undefined };
       this.tags.set(tagId, slot);
     }
     return slot;
@@ -369,7 +373,7 @@ export class MemoryStore implements CordonStore {
     const due: DueTag[] = [];
     for (const [tagId, slot] of this.tags) {
       const dueAt = slot.due;
-      if (dueAt !== undefined && dueAt <= now) due.push({ tagId, dueAt });
+      if (dueAt <= now) due.push({ tagId, dueAt });
     }
     due.sort((a, b) => a.dueAt - b.dueAt || (a.tagId < b.tagId ? -1 : 1));
     return due.slice(0, limit);
@@ -398,7 +402,7 @@ export class MemoryStore implements CordonStore {
         slot.state = s.state;
       }
       if (s.dueAt === null) {
-        if (slot !== undefined) slot.due = undefined;
+        if (slot !== undefined) slot.due = NaN;
       } else (slot ?? this.slotOf(s.tagId)).due = s.dueAt;
     }
     const events: AlertEvent[] = [];
@@ -600,7 +604,7 @@ export class MemoryStore implements CordonStore {
       trail.trim(cutoff, this.maxPerTag);
       if (trail.length === 0) {
         sl.trail = undefined;
-        if (sl.state === undefined && sl.due === undefined) this.tags.delete(trail.tagId);
+        if (sl.state === undefined && Number.isNaN(sl.due)) this.tags.delete(trail.tagId);
       }
     }
   }
