@@ -17,6 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { TagContext, ZoneDef } from '../../geo/types.ts';
+import { decodeTagState, encodeTagState } from '../../geo/state-codec.ts';
 import { enginePart } from '../../streams/alerts.ts';
 import { toZoneDef } from '../../streams/codec.ts';
 import {
@@ -522,7 +523,7 @@ export class RedisStore implements CordonStore {
       if (v == null) continue;
       // "<rev>|<json>"
       const bar = v.indexOf('|');
-      out.set(tagIds[i] as string, { rev: Number(v.slice(0, bar)), state: JSON.parse(v.slice(bar + 1)) as TagStateBlob });
+      out.set(tagIds[i] as string, { rev: Number(v.slice(0, bar)), state: decodeTagState(v.slice(bar + 1)) as TagStateBlob });
     }
     return out;
   }
@@ -549,7 +550,7 @@ export class RedisStore implements CordonStore {
     ];
     const f: (string | number)[] = [];
     for (const s of batch.states) {
-      f.push(s.tagId, s.state === undefined ? '' : JSON.stringify(s.state), s.dueAt === null ? '' : s.dueAt, s.expectRev ?? '');
+      f.push(s.tagId, s.state === undefined ? '' : encodeTagState(s.state), s.dueAt === null ? '' : s.dueAt, s.expectRev ?? '');
     }
     for (const ch of batch.changes) {
       const a = ch.alert;

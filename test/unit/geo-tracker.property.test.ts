@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileZone } from '../../geo/compile.ts';
+import { decodeTagState, encodeTagState } from '../../geo/state-codec.ts';
 import { applyPing, applyPingInPlace, tick } from '../../geo/tracker.ts';
 import type { TagState } from '../../geo/tracker.ts';
 import type { AlertChange, CompiledZone, Ping, TagContext, TrackerConfig, ZoneDef, ZoneLookup } from '../../geo/types.ts';
@@ -100,6 +101,12 @@ const pingSeq = fc
       return { ...place(ts, it.p, it.b, it.acc, it.u), strap: it.strap, battery: it.battery };
     });
   });
+
+/** 0–80 plain pings a minute apart, then a generated sequence: enough to fill the duplicate window (64) */
+const longSeq = fc.tuple(fc.integer({ min: 0, max: 80 }), pingSeq).map(([n, seq]) => {
+  const filler = Array.from({ length: n }, (_, i) => at(T0 + (i + 1) * 60 * S, 800, (i * 37) % 360, 10));
+  return [...filler, ...seq.map((p) => ({ ...p, ts: p.ts + n * 60 * S }))];
+});
 
 /** deliver pings (arrival = index-based wall clock, always increasing) */
 function deliver(zones: ZoneLookup, pings: Ping[], state: TagState | null = null, start = T0): { state: TagState | null; changes: AlertChange[] } {
@@ -213,6 +220,65 @@ describe('tracker properties', () => {
         }
       }),
       { seed: 99, numRuns: 300 },
+    );
+  });
+
+  it('a state through the stores\' compact text form is the same state and carries on the same way', () => {
+    let compact = 0;
+    fc.assert(
+      fc.property(longSeq, fc.nat(), fc.array(fc.nat(), { maxLength: 12 }), (pings, cut, dupIdx) => {
+        // duplicates and a late ping in the prefix fill both halves of the duplicate window
+        const k = 1 + (cut % pings.length);
+        const head = pings.slice(0, k);
+        const extra = dupIdx.map((i) => ({ ...head[i % head.length]! }));
+        const prefix = deliver(both, [...head, ...extra]);
+        const state = prefix.state as TagState;
+        const text = encodeTagState(state);
+        if (text.startsWith('~')) compact++;
+        const back = decodeTagState(text) as TagState;
+        expect(back).toEqual(state);
+        expect(text.length).toBeLessThanOrEqual(JSON.stringify(state).length + 8);
+        const rest = pings.slice(k);
+        const a = deliver(both, rest, state, T0 + k * 10 * S);
+        const b = deliver(both, rest, back, T0 + k * 10 * S);
+        expect(b.changes).toEqual(a.changes);
+        expect(b.state).toEqual(a.state);
+        // and again after a tick (signal-lost and no-fix timers), which keeps the window
+        const ticked = tick(back, ctx, both, cfg, T0 + 86_400 * S).state;
+        expect(decodeTagState(encodeTagState(ticked))).toEqual(ticked);
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+    // the compact form is what tracker states get (a fallback to JSON would pass the rest)
+    expect(compact).toBe(300);
+  });
+
+  it('the compact form falls back to JSON for anything it cannot carry exactly, and reads what JSON wrote', () => {
+    const s = deliver(both, [at(T0 + S, 500, 0, 10), at(T0 + 61 * S, 500, 0, 10)]).state as TagState;
+    // a fractional time (a clock that is not whole milliseconds) would not survive the differences
+    const frac = { ...s, t: s.t.map((x, i) => (i === 1 ? x + 0.25 : x)) };
+    expect(encodeTagState(frac)).toBe(JSON.stringify(frac));
+    const fracRecent = { ...s, recent: [...s.recent, 1.5] };
+    expect(encodeTagState(fracRecent)).toBe(JSON.stringify(fracRecent));
+    // states written as JSON before (NaN stored as null, version 1) still load
+    expect(decodeTagState(JSON.stringify(s))).toEqual(JSON.parse(JSON.stringify(s)));
+    const v1 = toV1(s);
+    expect(decodeTagState(encodeTagState(v1))).toEqual(JSON.parse(JSON.stringify(v1)));
+    // a tag id that needs escaping
+    const odd = { ...s, tagId: 'T"\\|~\u00e9\u2028' };
+    expect(encodeTagState(odd).startsWith('~')).toBe(true);
+    expect(decodeTagState(encodeTagState(odd))).toEqual(odd);
+    // the silent tag's state before its first ping (no newest ts)
+    const silent = tick(null, ctx, both, cfg, T0 + 3_600 * S).state;
+    expect(decodeTagState(encodeTagState(silent))).toEqual(silent);
+    // a compact text that is damaged is an error, not a wrong state
+    expect(() => decodeTagState('~[2,"x"]')).toThrow(/version 3/);
+    // values that are not tag states at all (a store's own tests write such blobs)
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(decodeTagState(encodeTagState(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+      { seed: 3, numRuns: 300 },
     );
   });
 
