@@ -46,21 +46,30 @@ function isTagStateV2(s: unknown): s is { v: 2; tagId: string; subjectId: string
   );
 }
 
-/** a finite number as JSON, anything else as null (JSON.stringify's rule) */
-function num(x: number): string {
-  return Number.isFinite(x) ? String(x) : 'null';
+/** a finite number, else null (JSON.stringify's rule: NaN means none) */
+function finite(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
 }
 
-/** `a` as differences, the first from `prev`; null when an element is not a safe integer */
-function deltas(a: readonly number[], prev: number): string | null {
-  let out = '[';
+/**
+ * Scratch arrays for one encode (reused: an encode allocates little more than its result).
+ * The text is made by one JSON.stringify of small integers: built by concatenation it left
+ * ~5 KB of string pieces per state for the young generation to collect.
+ */
+const scratchTimes: (number | null)[] = [];
+const scratchRecent: number[] = [];
+const scratchOld: number[] = [];
+
+/** `a` as differences into `out`, the first from `prev`; false when an element is not a safe integer */
+function deltas(a: readonly number[], prev: number, out: number[]): boolean {
+  out.length = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number;
-    if (!Number.isSafeInteger(x)) return null;
-    out += i === 0 ? String(x - prev) : ',' + String(x - prev);
+    if (!Number.isSafeInteger(x)) return false;
+    out.push(x - prev);
     prev = x;
   }
-  return out + ']';
+  return true;
 }
 
 /** The text to store for a tag state (any value is accepted: what is not a tag state is JSON). */
@@ -71,54 +80,27 @@ export function encodeTagState(state: unknown): string {
   // a state without pings yet (a tick of a silent tag) has no newest ts: its times are none or absolute
   const base = newest !== newest ? 0 : newest;
   if (!Number.isSafeInteger(base)) return JSON.stringify(state);
-  let times = '[';
+  const times = scratchTimes;
+  times.length = 0;
   for (let i = 0; i < TIMES; i++) {
     const x = t[i] as number;
-    let part: string;
-    if (x !== x) part = 'null';
-    else if (Number.isSafeInteger(x) && Number.isSafeInteger(x - base)) part = String(x - base);
+    if (x !== x) times.push(null);
+    else if (Number.isSafeInteger(x) && Number.isSafeInteger(x - base)) times.push(x - base);
     else return JSON.stringify(state);
-    times += i === 0 ? part : ',' + part;
   }
-  const recent = deltas(state.recent, base);
-  const recentOld = recent === null ? null : deltas(state.recentOld, base);
-  if (recentOld === null) return JSON.stringify(state);
-  return (
-    MARK +
-    '[3,' +
-    JSON.stringify(state.tagId) +
-    ',' +
-    JSON.stringify(state.subjectId) +
-    ',' +
-    String(base) +
-    ',' +
-    times +
-    '],' +
-    num(t[6] as number) +
-    ',' +
-    num(t[7] as number) +
-    ',' +
-    num(t[8] as number) +
-    ',' +
-    recent +
-    ',' +
-    recentOld +
-    ',' +
-    JSON.stringify(state.zones) +
-    ',' +
-    JSON.stringify(state.dev) +
-    ']'
-  );
+  if (!deltas(state.recent, base, scratchRecent) || !deltas(state.recentOld, base, scratchOld)) return JSON.stringify(state);
+  const text = JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent, scratchOld, state.zones, state.dev]);
+  return MARK + text;
 }
 
+/** differences back to times, in place (the parsed array becomes the state's array) */
 function undelta(d: unknown, prev: number): number[] {
   if (!Array.isArray(d)) throw new Error('tag state: a time list is not an array');
-  const out: number[] = [];
   for (let i = 0; i < d.length; i++) {
     prev += d[i] as number;
-    out.push(prev);
+    d[i] = prev;
   }
-  return out;
+  return d as number[];
 }
 
 /**
