@@ -6,7 +6,7 @@
  *   ~ts|lat|lon|accuracyM|fix|battery|strap|seq|receivedAt[|extrasJson]
  *
  * with ts and receivedAt in epoch ms, numbers as JavaScript prints them (the shortest form that
- * reads back to the same double: lossless), '' for null, fix and strap as one letter, and the
+ * reads back to the same double: lossless; 1e-7 is written 0.0000001), '' for null, fix and strap as one letter, and the
  * pass-through fields (if any) as JSON at the end (the only field that may hold a '|').
  * Typically 60–80 bytes: under Redis' 64-byte listpack limit for many fixes, and no date
  * formatting per ping on the write path. decodePosition also reads the older JSON members.
@@ -14,11 +14,13 @@
 import type { FixSource, Ping } from '../../geo/types.ts';
 import type { PositionWrite, StoredPosition } from '../../streams/ports.ts';
 import { storedPosition } from './common.ts';
+import { coordText, intText } from './number-text.ts';
 
 const FIX_CODE: Record<FixSource, string> = { gps: 'g', wifi: 'w', cell: 'c', rf: 'r', none: 'n' };
 const FIX_OF: Record<string, FixSource> = { g: 'gps', w: 'wifi', c: 'cell', r: 'rf', n: 'none' };
 
 const num = (v: number | null): string => (v === null ? '' : String(v));
+const coord = (v: number | null): string => (v === null ? '' : coordText(v));
 const numOrNull = (s: string): number | null => (s === '' ? null : Number(s));
 
 /** The trail member for a position received (committed) at `receivedAt` (epoch ms). */
@@ -26,11 +28,11 @@ export function encodePosition(p: PositionWrite, receivedAt: number): string {
   const g = p.ping;
   let line =
     '~' +
-    g.ts +
+    intText(g.ts) +
     '|' +
-    num(g.lat) +
+    coord(g.lat) +
     '|' +
-    num(g.lon) +
+    coord(g.lon) +
     '|' +
     g.accuracyM +
     '|' +
@@ -42,7 +44,7 @@ export function encodePosition(p: PositionWrite, receivedAt: number): string {
     '|' +
     num(g.seq) +
     '|' +
-    receivedAt;
+    intText(receivedAt);
   if (p.extras !== null) {
     for (const _ in p.extras) {
       line += '|' + JSON.stringify(p.extras);

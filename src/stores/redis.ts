@@ -59,6 +59,7 @@ import type {
   ZoneVersionRecord,
 } from '../../streams/ports.ts';
 import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
+import { intText } from './number-text.ts';
 import { decodePosition, encodePosition } from './position-codec.ts';
 import { COMMIT_LUA, DELETE_SUBJECT_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
 
@@ -235,7 +236,7 @@ export class RedisStore implements CordonStore {
    * NOSCRIPT (a fresh or restarted Redis) one SCRIPT LOAD is shared by every call waiting, instead
    * of each in-flight commit sending the whole script body with EVAL.
    */
-  private async run(s: Script, args: (string | number)[]): Promise<unknown> {
+  private async run(s: Script, args: (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await this.redis.evalsha(s.sha, 0, ...args);
     } catch (e) {
@@ -550,7 +551,7 @@ export class RedisStore implements CordonStore {
     ];
     const f: (string | number)[] = [];
     for (const s of batch.states) {
-      f.push(s.tagId, s.state === undefined ? '' : encodeTagState(s.state), s.dueAt === null ? '' : s.dueAt, s.expectRev ?? '');
+      f.push(s.tagId, s.state === undefined ? '' : encodeTagState(s.state), s.dueAt === null ? '' : intText(s.dueAt), s.expectRev ?? '');
     }
     for (const ch of batch.changes) {
       const a = ch.alert;
@@ -567,8 +568,11 @@ export class RedisStore implements CordonStore {
         a.tagId,
       );
     }
-    for (const p of batch.positions) f.push(p.ping.tagId, p.ping.ts, p.fresh === true ? '1' : '', encodePosition(p, now));
-    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, [...args, f.join('\x1f')])) as [string[], string[], string[]];
+    for (const p of batch.positions) f.push(p.ping.tagId, intText(p.ping.ts), p.fresh === true ? '1' : '', encodePosition(p, now));
+    // as bytes: a string argument reaches the socket through V8's per-character UTF-8 writer
+    // (~2 ns a byte, ~1 µs a ping here); Buffer.from encodes it several times faster
+    const items = Buffer.from(f.join('\x1f'), 'utf8');
+    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];
     return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FixSource, Ping } from '../../geo/types.ts';
 import { storedPosition } from '../../src/stores/common.ts';
+import { coordText, intText } from '../../src/stores/number-text.ts';
 import { decodePosition, encodePosition } from '../../src/stores/position-codec.ts';
 
 const double = fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -48,5 +49,33 @@ describe('Redis trail member codec', () => {
 
   it('refuses a truncated member instead of inventing fields', () => {
     expect(() => decodePosition('BUD-7', '~1000|1|2')).toThrow(/malformed trail member/);
+  });
+
+  it('writes epoch ms and coordinates by its fast paths as exactly the numbers they are', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.maxSafeInteger(), fc.maxSafeNat()), (x) => {
+        expect(intText(x)).toBe(String(x));
+      }),
+      { numRuns: 3000 },
+    );
+    // coordinates as tags send them (up to 7 decimals) and any other double
+    const coords = fc.oneof(
+      fc.integer({ min: -1_800_000_000, max: 1_800_000_000 }).map((n) => n / 1e7),
+      fc.integer({ min: -180_000_000, max: 180_000_000 }).map((n) => n / 1e6),
+      fc.double({ noNaN: true }),
+    );
+    fc.assert(
+      fc.property(coords, (x) => {
+        const text = coordText(x);
+        expect(Number(text)).toBe(x === 0 ? 0 : x);
+        // the same digits JavaScript prints, except that it writes 1e-7 where this writes 0.0000001
+        if (!String(x).includes('e')) expect(text).toBe(String(x === 0 ? 0 : x));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(coordText(-1e-7)).toBe('-0.0000001');
+    expect(intText(1_780_335_597_768)).toBe('1780335597768');
+    expect(intText(10_000_000)).toBe('10000000');
+    expect(intText(1_780_000_000_007)).toBe('1780000000007');
   });
 });
