@@ -6,8 +6,9 @@
  *   ~ts|lat|lon|accuracyM|fix|battery|strap|seq|receivedAt[|extrasJson]
  *
  * with ts and receivedAt in epoch ms, numbers as JavaScript prints them (the shortest form that
- * reads back to the same double: lossless; 1e-7 is written 0.0000001), '' for null, fix and strap as one letter, and the
- * pass-through fields (if any) as JSON at the end (the only field that may hold a '|').
+ * reads back to the same double: lossless; only 1e-7 and the like are written 0.0000001), '' for
+ * null, fix and strap as one letter, and the pass-through fields (if any) as JSON at the end (the
+ * only field that may hold a '|').
  * Typically 60–80 bytes: under Redis' 64-byte listpack limit for many fixes, and no date
  * formatting per ping on the write path. decodePosition also reads the older JSON members.
  */

@@ -260,6 +260,10 @@ describe('tracker properties', () => {
     expect(encodeTagState(frac)).toBe(JSON.stringify(frac));
     const fracRecent = { ...s, recent: [...s.recent, 1.5] };
     expect(encodeTagState(fracRecent)).toBe(JSON.stringify(fracRecent));
+    // safe integers whose difference is not (it would round)
+    const wide = { ...s, recent: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER] };
+    expect(encodeTagState(wide)).toBe(JSON.stringify(wide));
+    expect(decodeTagState(encodeTagState(wide))).toEqual(JSON.parse(JSON.stringify(wide)));
     // states written as JSON before (NaN stored as null, version 1) still load
     expect(decodeTagState(JSON.stringify(s))).toEqual(JSON.parse(JSON.stringify(s)));
     const v1 = toV1(s);
