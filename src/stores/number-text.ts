@@ -26,12 +26,14 @@ export function intText(x: number): string {
 
 /**
  * A coordinate (or any number) as text that reads back to the same double: with at most 7
- * decimals and |x| < 2^30 as plain decimals, anything else as String(x).
+ * decimals and |x| < 2^29 as plain decimals, anything else as String(x). Below 2^29 doubles are
+ * closer together than 10^-7, so one 7-decimal value at most reads back to x and the text has
+ * String(x)'s digits; above, two can (the fast path would print a valid but different one).
  */
 export function coordText(x: number): string {
   const m = Math.round(x * E7);
   // exact: m × 10^-7 is x itself (division by 10^7 rounds correctly, as does reading the text)
-  if (m / E7 !== x || m >= 2 ** 30 * E7 || m <= -(2 ** 30) * E7) return String(x);
+  if (m / E7 !== x || m >= 2 ** 29 * E7 || m <= -(2 ** 29) * E7) return String(x);
   const neg = m < 0;
   const a = neg ? -m : m;
   const ip = Math.floor(a / E7);

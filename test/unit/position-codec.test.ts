@@ -74,6 +74,8 @@ describe('Redis trail member codec', () => {
       { numRuns: 5000 },
     );
     expect(coordText(-1e-7)).toBe('-0.0000001');
+    // above 2^29 two 7-decimal values can read back to one double: String()'s digits, not the other
+    expect(coordText(-547855015.329387)).toBe('-547855015.329387');
     expect(intText(1_780_335_597_768)).toBe('1780335597768');
     expect(intText(10_000_000)).toBe('10000000');
     expect(intText(1_780_000_000_007)).toBe('1780000000007');
