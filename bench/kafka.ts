@@ -229,7 +229,8 @@ async function main(): Promise<void> {
   const raw = await drainWithoutPipeline(kafka, nPings, concurrency, Number(args.slice));
   progress(`phase 0: ${nPings} pings consumed and decoded in ${raw.seconds.toFixed(2)} s = ${Math.round(nPings / raw.seconds)} pings/s (no pipeline, no Redis)`);
 
-  const store = await createRedisStore({ url: redisUrl, ...names });
+  // as main.ts opens it for a Kafka consumer (TAG_STATE_CACHE)
+  const store = await createRedisStore({ url: redisUrl, ...names, tagStateCache: defaultConfig().tagStateCache });
   const app = await buildApp({ store, config: defaultConfig(), runSweeper: false });
   const metrics = kafkaMetrics(app.cordon.metrics.registry);
   let processed = 0;

@@ -44,6 +44,8 @@ export interface Config {
   sweepIntervalMs: number;
   /** how long a graceful shutdown waits for in-flight work before exiting */
   shutdownTimeoutMs: number;
+  /** tag states a Kafka consumer keeps in memory (Redis store with Kafka only; 0 = none) */
+  tagStateCache: number;
   /** configured keys; empty = main.ts generates one admin key */
   apiKeys: ApiKey[];
 }
@@ -168,6 +170,7 @@ const envSchema = z.object({
   BODY_LIMIT_BYTES: int(16 * 1024 * 1024, 1024),
   SWEEP_INTERVAL_MS: int(1000, 10, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  TAG_STATE_CACHE: int(100_000, 0, 100_000_000),
   CORDON_API_KEYS: z
     .string()
     .optional()
@@ -245,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    tagStateCache: e.TAG_STATE_CACHE,
     apiKeys: e.CORDON_API_KEYS,
   };
 }

@@ -25,7 +25,9 @@ async function openStore(config: Config, logger: Logger): Promise<CordonStore> {
   };
   if (!config.redisUrl) return createMemoryStore(opts);
   const { createRedisStore } = await import('./stores/redis.ts');
-  return createRedisStore({ ...opts, url: config.redisUrl, logger: logger.child({ component: 'store' }) });
+  // a Kafka consumer owns its partitions' tags: it keeps their states instead of reading them back
+  const tagStateCache = config.kafkaBrokers.length > 0 ? config.tagStateCache : 0;
+  return createRedisStore({ ...opts, url: config.redisUrl, tagStateCache, logger: logger.child({ component: 'store' }) });
 }
 
 /** Webhook subscriptions and the delivery outbox live next to the events: Redis when configured. */

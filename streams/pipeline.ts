@@ -384,14 +384,22 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     }
   }
 
-  /** writes a null state for each lent state a failed batch began to update (lent[k] === 2) */
+  /**
+   * For each lent state a failed batch began to update (lent[k] === 2): a cache entry is forgotten
+   * (the stored state is intact), the store's own state is written as null.
+   */
   async function dropLent(tags: readonly string[], lent: Uint8Array, loaded: Map<string, StoredTagState>): Promise<void> {
     const writes: TagStateWrite[] = [];
+    const forget: string[] = [];
     for (let k = 0; k < tags.length; k++) {
       if (lent[k] !== 2) continue;
       const t = tags[k] as string;
-      writes.push({ tagId: t, state: null, expectRev: loaded.get(t)?.rev ?? 0, dueAt: null });
+      const cur = loaded.get(t);
+      if (cur?.cached === true) forget.push(t);
+      else writes.push({ tagId: t, state: null, expectRev: cur?.rev ?? 0, dueAt: null });
     }
+    if (forget.length > 0) store.forgetTagStates?.(forget);
+    if (writes.length === 0) return;
     try {
       await store.commitBatch({ states: writes, changes: [], positions: [] });
       opts.logger?.error({ tags: writes.length }, 'judging failed: the batch\'s tag states were dropped');

@@ -272,6 +272,12 @@ export interface StoredTagState {
    * or an object to treat as read-only.
    */
   lent?: boolean;
+  /**
+   * With `lent`: the object is an entry of the store's cache of its own last writes (the Redis store
+   * in a Kafka consumer), not the stored state itself. A caller that cannot commit it calls
+   * `forgetTagStates` instead of writing null: the stored state is intact, only the entry is spoilt.
+   */
+  cached?: boolean;
 }
 
 export interface TagStateWrite {
@@ -421,8 +427,14 @@ export interface CordonStore {
   onConfigChange(listener: (change: ConfigChange) => void): Unsubscribe;
 
   // ---- tag state
-  /** one round trip; tags without state are absent from the map */
+  /**
+   * One round trip at most (none when every state is cached); tags without state are absent from
+   * the map. A tag whose state was dropped (reassigned) may come back as `state: null` with its
+   * revision: revisions keep rising, so a write computed from an older state cannot match again.
+   */
   loadTagStates(tagIds: readonly string[]): Promise<Map<string, StoredTagState>>;
+  /** drops these tags' cached states (see StoredTagState.cached); stores without a cache leave it out */
+  forgetTagStates?(tagIds: readonly string[]): void;
   /** tags whose next clock-driven check is due at or before `now` (ascending by due time) */
   dueTags(now: number, limit: number): Promise<DueTag[]>;
 

@@ -63,8 +63,9 @@ export const INITIAL_HUMAN =
  *   states:    tagId, stateJson ('' = keep), dueAt ('' = none), expectRev ('' = unconditional)   (4 each)
  *   changes:   kind, id, engineJson, type, subjectId, openedAtMs, pingCount, active(1|0), confidence, tagId   (10 each)
  *   positions: tagId, tsMs, fresh ('1' = newer than anything stored: no duplicate check), positionJson  (4 each)
- * Tag state values are "<rev>|<json>". A state whose expectRev differs from the stored revision is a
- * conflict: everything of that tag (state, due, changes, positions) is left out.
+ * Tag state values are "<rev>|<json>" ("<rev>|" once dropped: see dropState). A state whose
+ * expectRev differs from the stored revision is a conflict: everything of that tag (state, due,
+ * changes, positions) is left out.
  * Returns {events, finals, conflicts}: the JSON of every event written, in order, the final JSON of
  * each alert that got an event (first-seen order), and the conflicting tag ids.
  */
@@ -261,6 +262,12 @@ return {'ok', writeEvent(ek, maxlen, etype, nowIso, mergedAlert(s[2], h, n))}
  * Returns {'conflict', ownerId} | {'ok', created(1|0), subjectJson, previousTagId or ''}.
  */
 export const PUT_SUBJECT_LUA = `
+-- a tag's state is dropped as "<rev+1>|": its revision keeps rising, so a writer holding an older
+-- state of the tag (a consumer's cache) can never match it again (no ABA through a reassignment)
+local function dropState(key, tag)
+  local v = redis.call('HGET', key, tag)
+  if v then redis.call('HSET', key, tag, tostring((tonumber(string.match(v, '^(%d+)|')) or 0) + 1) .. '|') end
+end
 local P, id, idJson, tag, tagJson, tzJson, tail, nowIso, nowMs, chan, origin =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local owner = redis.call('HGET', P .. 'tagowner', tag)
@@ -277,11 +284,11 @@ if prev[4] and tagChanged then
   prevTag = prev[4]
   redis.call('HDEL', P .. 'tagowner', prevTag)
   redis.call('HDEL', P .. 'tagctx', prevTag)
-  redis.call('HDEL', P .. 'state', prevTag)
+  dropState(P .. 'state', prevTag)
   redis.call('ZREM', P .. 'due', prevTag)
 end
 if tagChanged then
-  redis.call('HDEL', P .. 'state', tag)
+  dropState(P .. 'state', tag)
   redis.call('ZADD', P .. 'due', nowMs, tag)
 end
 local json = '{"id":' .. idJson .. ',' .. string.sub(tail, 2, -2) .. ',"createdAt":"' .. createdAt ..
@@ -302,6 +309,12 @@ return {'ok', c, json, prevTag}
 
 /** deleteSubject. ARGV: prefix, id, idJson, configChannel, origin. Returns the freed tagId or false. */
 export const DELETE_SUBJECT_LUA = `
+-- a tag's state is dropped as "<rev+1>|": its revision keeps rising, so a writer holding an older
+-- state of the tag (a consumer's cache) can never match it again (no ABA through a reassignment)
+local function dropState(key, tag)
+  local v = redis.call('HGET', key, tag)
+  if v then redis.call('HSET', key, tag, tostring((tonumber(string.match(v, '^(%d+)|')) or 0) + 1) .. '|') end
+end
 local P, id, idJson, chan, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = P .. 'subject:' .. id
 local tag = redis.call('HGET', k, 'tagId')
@@ -310,7 +323,7 @@ redis.call('DEL', k)
 redis.call('ZREM', P .. 'subjects', id)
 redis.call('HDEL', P .. 'tagowner', tag)
 redis.call('HDEL', P .. 'tagctx', tag)
-redis.call('HDEL', P .. 'state', tag)
+dropState(P .. 'state', tag)
 redis.call('ZREM', P .. 'due', tag)
 redis.call('PUBLISH', chan, '{"origin":"' .. origin .. '","change":{"kind":"subject","id":' .. idJson ..
   ',"tagId":null,"previousTagId":' .. cjson.encode(tag) .. '}}')

@@ -50,6 +50,7 @@ import type {
   Subject,
   SubjectInput,
   TagStateBlob,
+  TagStateWrite,
   TransitionResult,
   Unsubscribe,
   WriteMeta,
@@ -77,6 +78,16 @@ export interface RedisStoreOptions extends StoreOptions {
    * Default: a tenth of the retention, between 1 minute and 10 minutes.
    */
   positionsPruneIntervalMs?: number;
+  /**
+   * How many tag states to keep decoded in memory (0 = none, the default): a process that owns its
+   * tags, a Kafka consumer of their partitions, then judges its next batch without reading them
+   * back. Each entry holds the state this process last wrote and the revision that write made;
+   * a write by anyone else raises the revision, so a stale entry fails the commit's revision check
+   * and its tag is judged again from a fresh load (see StoredTagState.cached). Not for HTTP ingest
+   * spread over several instances, where a tag's pings alternate between them (each switch costs
+   * a retry).
+   */
+  tagStateCache?: number;
 }
 
 /** The slice of a pino logger the store uses. */
@@ -167,6 +178,9 @@ export class RedisStore implements CordonStore {
   private closed: Promise<void> | null = null;
   private readonly logger: StoreLogger | undefined;
   private readonly loading = new Map<string, Promise<unknown>>();
+  /** tag → the state this process last wrote and its revision, oldest write first (see tagStateCache) */
+  private readonly stateCache: Map<string, { rev: number; state: TagStateBlob }> | null;
+  private readonly stateCacheMax: number;
 
   constructor(opts: RedisStoreOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -187,6 +201,10 @@ export class RedisStore implements CordonStore {
     this.logger = opts.logger;
     // a client handed in may already have its owner's listener; ours only logs
     watchConnection(this.redis, 'main', this.logger);
+    this.stateCacheMax = Math.max(0, Math.floor(opts.tagStateCache ?? 0));
+    this.stateCache = this.stateCacheMax > 0 ? new Map() : null;
+    // a reconnect may be to a Redis that lost data: revisions may have gone back, so trust nothing
+    if (this.stateCache) this.redis.on('ready', () => this.stateCache?.clear());
     this.pruneEveryMs = opts.positionsPruneIntervalMs ?? Math.min(600_000, Math.max(60_000, Math.round(this.retentionMs / 10)));
   }
 
@@ -320,6 +338,11 @@ export class RedisStore implements CordonStore {
   }
 
   private emitConfig(c: ConfigChange): void {
+    if (c.kind === 'subject' && this.stateCache !== null) {
+      // the commit's revision check would catch these too (dropped states keep their revision)
+      if (c.tagId) this.stateCache.delete(c.tagId);
+      if (c.previousTagId) this.stateCache.delete(c.previousTagId);
+    }
     for (const l of this.configListeners) {
       try {
         l(c);
@@ -518,15 +541,56 @@ export class RedisStore implements CordonStore {
   async loadTagStates(tagIds: readonly string[]): Promise<Map<string, StoredTagState>> {
     const out = new Map<string, StoredTagState>();
     if (tagIds.length === 0) return out;
-    const vals = await this.redis.hmget(this.P + 'state', ...tagIds);
-    for (let i = 0; i < tagIds.length; i++) {
+    let ask = tagIds;
+    const cache = this.stateCache;
+    if (cache !== null) {
+      const miss: string[] = [];
+      for (let i = 0; i < tagIds.length; i++) {
+        const t = tagIds[i] as string;
+        const c = cache.get(t);
+        if (c === undefined) miss.push(t);
+        else out.set(t, { state: c.state, rev: c.rev, lent: true, cached: true });
+      }
+      if (miss.length === 0) return out;
+      ask = miss;
+    }
+    const vals = await this.redis.hmget(this.P + 'state', ...ask);
+    for (let i = 0; i < ask.length; i++) {
       const v = vals[i];
       if (v == null) continue;
-      // "<rev>|<json>"
+      // "<rev>|<state>", or "<rev>|" for a dropped state
       const bar = v.indexOf('|');
-      out.set(tagIds[i] as string, { rev: Number(v.slice(0, bar)), state: decodeTagState(v.slice(bar + 1)) as TagStateBlob });
+      const rev = Number(v.slice(0, bar));
+      out.set(ask[i] as string, { rev, state: bar === v.length - 1 ? null : (decodeTagState(v.slice(bar + 1)) as TagStateBlob) });
     }
     return out;
+  }
+
+  forgetTagStates(tagIds: readonly string[]): void {
+    const cache = this.stateCache;
+    if (cache !== null) for (const t of tagIds) cache.delete(t);
+  }
+
+  /** after a commit: each state written with a known base revision is cached, the rest forgotten */
+  private cacheWritten(states: readonly TagStateWrite[], conflicts: readonly string[]): void {
+    const cache = this.stateCache as Map<string, { rev: number; state: TagStateBlob }>;
+    const refused = conflicts.length > 0 ? new Set(conflicts) : null;
+    for (let j = 0; j < states.length; j++) {
+      const s = states[j] as TagStateWrite;
+      if (s.state === undefined) continue; // due time only: state and revision unchanged
+      const t = s.tagId;
+      cache.delete(t); // re-inserted last: the map's order is the order of writes
+      if (s.state === null || s.expectRev === undefined || (refused !== null && refused.has(t))) continue;
+      cache.set(t, { rev: s.expectRev + 1, state: s.state });
+    }
+    // over the bound: forget the tags written longest ago
+    if (cache.size > this.stateCacheMax) {
+      let over = cache.size - this.stateCacheMax;
+      for (const t of cache.keys()) {
+        if (over-- <= 0) break;
+        cache.delete(t);
+      }
+    }
   }
 
   async dueTags(now: number, limit: number): Promise<DueTag[]> {
@@ -572,7 +636,16 @@ export class RedisStore implements CordonStore {
     // as bytes: a string argument reaches the socket through V8's per-character UTF-8 writer
     // (~2 ns a byte, ~1 µs a ping here); Buffer.from encodes it several times faster
     const items = Buffer.from(f.join('\x1f'), 'utf8');
-    const [out, finals, conflicts] = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];
+    let res: [string[], string[], string[]];
+    try {
+      res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];
+    } catch (err) {
+      // unknown whether it was applied: the next load of these tags reads Redis
+      if (this.stateCache !== null) for (const s of batch.states) this.stateCache.delete(s.tagId);
+      throw err;
+    }
+    const [out, finals, conflicts] = res;
+    if (this.stateCache !== null) this.cacheWritten(batch.states, conflicts);
     return { conflicts, events: out.map((j) => JSON.parse(j) as AlertEvent), alerts: finals.map((j) => JSON.parse(j) as Alert) };
   }
 

@@ -42,7 +42,7 @@ afterAll(async () => {
 
 async function fixture(url: string, label: string, tags: string[]): Promise<{ names: ScenarioNames; fromTs: number }> {
   const names = uniqueNames(label);
-  const store = await createRedisStore({ url, prefix: names.prefix, eventsKey: names.eventsKey });
+  const store = await createRedisStore({ url, prefix: names.prefix, eventsKey: names.eventsKey, tagStateCache: 10_000 });
   try {
     return { names, fromTs: (await putFixture(store, tags)) + 1 };
   } finally {

@@ -46,7 +46,7 @@ afterAll(async () => {
 
 async function fixture(label: string, tags: string[]): Promise<{ names: ScenarioNames; fromTs: number }> {
   const names = uniqueNames(label);
-  const store = await createRedisStore({ url: redisUrl, prefix: names.prefix, eventsKey: names.eventsKey });
+  const store = await createRedisStore({ url: redisUrl, prefix: names.prefix, eventsKey: names.eventsKey, tagStateCache: 10_000 });
   try {
     const fromTs = (await putFixture(store, tags)) + 1;
     return { names, fromTs };

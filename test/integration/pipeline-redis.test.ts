@@ -3,18 +3,18 @@
  * contract's stream with their ids, tag state moves between instances, and two instances
  * processing the same batch still raise one alert.
  */
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import type { ZoneIndex } from '../../geo/zone-index.ts';
 import type { AlertEvent, CordonStore } from '../../streams/ports.ts';
 import { createIngestPipeline, type IngestPipeline } from '../../streams/pipeline.ts';
-import { createRedisStore } from '../../src/stores/redis.ts';
+import { createRedisStore, type RedisStore } from '../../src/stores/redis.ts';
 import { waitFor } from '../support/redis.ts';
 import { FAR, INSIDE, TRACKER_CONFIG, TestClock, memoryKit, ping, redisKit, seedEngine } from '../support/store-fixtures.ts';
 import type { StoreKit } from '../support/store-fixtures.ts';
 
 const url = inject('redisUrl');
-const kits: StoreKit[] = [memoryKit, redisKit(url)];
+const kits: StoreKit[] = [memoryKit, redisKit(url), redisKit(url, { tagStateCache: 1000 })];
 
 describe.each(kits)('ingest pipeline on $name', (kit) => {
   let clock: TestClock;
@@ -97,6 +97,108 @@ describe.each(kits)('ingest pipeline on $name', (kit) => {
     expect(all).toHaveLength(1);
     expect(all[0]?.pingCount).toBe(24);
     expect((await store.readEventsAfter(null, 10)).map((e) => e.type)).toEqual(['alert.opened']);
+  });
+});
+
+describe('Redis tag-state cache (a Kafka consumer keeps the states it wrote)', () => {
+  let clock: TestClock;
+  let cleanup: () => Promise<void>;
+  let twin: () => Promise<CordonStore>;
+  let store: RedisStore;
+  let index: ZoneIndex;
+  const pipelines: IngestPipeline[] = [];
+  const mk = (s: CordonStore) => {
+    const p = createIngestPipeline({ store: s, zones: index, config: TRACKER_CONFIG, clock });
+    pipelines.push(p);
+    return p;
+  };
+  const far = { ...FAR, accuracyM: 5 };
+
+  beforeEach(async () => {
+    clock = new TestClock();
+    const made = await redisKit(url, { tagStateCache: 2 }).make(clock);
+    store = made.store as RedisStore;
+    ({ twin, cleanup } = made);
+    index = await seedEngine(store);
+    clock.advance(120_000);
+  });
+  afterEach(async () => {
+    for (const p of pipelines.splice(0)) p.close();
+    vi.restoreAllMocks();
+    await cleanup();
+  });
+
+  it('judges a tag\'s next batch from memory, without reading Redis', async () => {
+    const p = mk(store);
+    const t = clock.t - 60_000;
+    await p.processBatch([ping('T1', t, far)]);
+    const hmget = vi.spyOn(store.redis, 'hmget');
+    const r = await p.processBatch([ping('T1', t + 1000, INSIDE)]);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+    expect(hmget.mock.calls.filter((c) => String(c[0]).endsWith('state'))).toEqual([]);
+    // what Redis holds is what the cache holds
+    const fresh = await twin();
+    const stored = (await fresh.loadTagStates(['T1'])).get('T1');
+    const cached = (await store.loadTagStates(['T1'])).get('T1');
+    expect(cached?.cached).toBe(true);
+    expect(stored?.rev).toBe(cached?.rev);
+    expect(stored?.state).toEqual(cached?.state);
+  });
+
+  it('a stale entry (another instance wrote the tag) fails the revision check and the tag is judged again', async () => {
+    const other = await twin(); // its own cache
+    const a = mk(store);
+    const b = mk(other);
+    const t = clock.t - 60_000;
+    await a.processBatch([ping('T1', t, far)]);
+    // the partition moved: B judges the tag and opens the alert; A's cached state knows nothing of it
+    const rb = await b.processBatch([ping('T1', t + 1000, INSIDE)]);
+    expect(rb.events.map((e) => e.type)).toEqual(['alert.opened']);
+    // and came back: from its stale state A would open a second alert for the same episode
+    const ra = await a.processBatch([ping('T1', t + 2000, INSIDE)]);
+    expect(ra.events.map((e) => e.type)).not.toContain('alert.opened');
+    const all = (await store.listAlerts({ limit: 10 })).items;
+    expect(all).toHaveLength(1);
+    expect(all[0]?.pingCount).toBe(2);
+  });
+
+  it('a batch that fails after updating cached states forgets them: Redis\'s state is judged again', async () => {
+    const p = mk(store);
+    const t = clock.t - 60_000;
+    await p.processBatch([ping('T1', t, far)]);
+    const batch = [ping('T1', t + 1000, INSIDE)];
+    vi.spyOn(store, 'commitBatch').mockRejectedValueOnce(new Error('Redis went away'));
+    await expect(p.processBatch(batch)).rejects.toThrow('Redis went away');
+    // replayed (Kafka did not commit the offset): the updated-in-place state must not make it a duplicate
+    const r = await p.processBatch(batch);
+    expect(r.events.map((e) => e.type)).toEqual(['alert.opened']);
+  });
+
+  it('keeps at most the configured number of states, forgetting the oldest writes', async () => {
+    const p = mk(store);
+    const t = clock.t - 60_000;
+    for (const tag of ['T2', 'T3']) {
+      await store.putSubject('S-' + tag, { tagId: tag, name: null, orderRef: null, timezone: 'Europe/London' });
+    }
+    await p.processBatch([ping('T1', t, far), ping('T2', t, far), ping('T3', t, far)]);
+    const m = await store.loadTagStates(['T1', 'T2', 'T3']);
+    expect([...m].map(([tag, s]) => `${tag}:${s.cached === true}`)).toEqual(['T2:true', 'T3:true', 'T1:false']);
+  });
+
+  it('a reassigned tag\'s state is dropped but its revision keeps rising, so an old write cannot match it', async () => {
+    const p = mk(store);
+    const t = clock.t - 60_000;
+    await p.processBatch([ping('T1', t, far)]);
+    const before = (await store.loadTagStates(['T1'])).get('T1');
+    expect(before?.rev).toBe(1);
+    // another instance moves the tag to a new subject (this instance may hear of it late)
+    const other = await twin();
+    await other.putSubject('S1', { tagId: 'T9', name: null, orderRef: null, timezone: 'Europe/London' });
+    await other.putSubject('S2', { tagId: 'T1', name: null, orderRef: null, timezone: 'Europe/London' });
+    const after = (await other.loadTagStates(['T1'])).get('T1');
+    expect(after).toEqual({ state: null, rev: 3 });
+    const r = await other.commitBatch({ states: [{ tagId: 'T1', state: before?.state, expectRev: 1, dueAt: null }], changes: [], positions: [] });
+    expect(r.conflicts).toEqual(['T1']);
   });
 });
 

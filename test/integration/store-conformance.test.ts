@@ -9,7 +9,7 @@ import { waitFor } from '../support/redis.ts';
 import { TestClock, engineAlert, memoryKit, ping, redisKit, zoneInput } from '../support/store-fixtures.ts';
 import type { StoreKit } from '../support/store-fixtures.ts';
 
-const kits: StoreKit[] = [memoryKit, redisKit(inject('redisUrl'))];
+const kits: StoreKit[] = [memoryKit, redisKit(inject('redisUrl')), redisKit(inject('redisUrl'), { tagStateCache: 1000 })];
 
 /** a loaded state and its revision (whether a store lends its objects is its own business) */
 const stateRev = (s: StoredTagState | undefined) => s && { state: s.state, rev: s.rev };

@@ -11,7 +11,7 @@ import { waitFor } from '../support/redis.ts';
 import { INSIDE, TRACKER_CONFIG, TestClock, memoryKit, ping, redisKit, seedEngine } from '../support/store-fixtures.ts';
 import type { StoreKit } from '../support/store-fixtures.ts';
 
-const kits: StoreKit[] = [memoryKit, redisKit(inject('redisUrl'))];
+const kits: StoreKit[] = [memoryKit, redisKit(inject('redisUrl')), redisKit(inject('redisUrl'), { tagStateCache: 1000 })];
 const LOST = TRACKER_CONFIG.signalLostAfterMs;
 
 describe.each(kits)('sweeper on $name', (kit) => {

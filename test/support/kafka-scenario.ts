@@ -190,7 +190,8 @@ export interface RunningConsumer {
  * service, the ingest pipeline, Kafka ingest), without the HTTP layer.
  */
 export async function startConsumer(o: ConsumerOptions): Promise<RunningConsumer> {
-  const store = await createRedisStore({ url: o.redisUrl, prefix: o.names.prefix, eventsKey: o.names.eventsKey });
+  // as main.ts opens it for a Kafka consumer: with its tag-state cache
+  const store = await createRedisStore({ url: o.redisUrl, prefix: o.names.prefix, eventsKey: o.names.eventsKey, tagStateCache: 10_000 });
   const zoneIndex = new ZoneIndex();
   const service = new CordonService({ store, zoneIndex, clock: { now: () => Date.now() }, logger: silentLogger() });
   await service.start();

@@ -20,7 +20,7 @@ export class TestClock implements Clock {
 }
 
 export interface StoreKit {
-  name: 'memory' | 'redis';
+  name: 'memory' | 'redis' | 'redis with a tag-state cache';
   /** a fresh, empty store; `shared` = a second instance over the same data (memory: the same object) */
   make(clock: Clock, opts?: StoreOptions): Promise<{ store: CordonStore; twin(): Promise<CordonStore>; cleanup(): Promise<void> }>;
 }
@@ -33,14 +33,15 @@ export const memoryKit: StoreKit = {
   },
 };
 
-export function redisKit(url: string): StoreKit {
+/** `tagStateCache`: each store of the kit keeps that many tag states (a Kafka consumer's store) */
+export function redisKit(url: string, kitOpts: { tagStateCache?: number } = {}): StoreKit {
   return {
-    name: 'redis',
+    name: kitOpts.tagStateCache ? 'redis with a tag-state cache' : 'redis',
     async make(clock, opts = {}) {
       const prefix = `t:${randomUUID().slice(0, 8)}:`;
       const all: CordonStore[] = [];
       const mk = async () => {
-        const s = await createRedisStore({ url, clock, prefix, eventsKey: prefix + 'events', ...opts });
+        const s = await createRedisStore({ url, clock, prefix, eventsKey: prefix + 'events', ...kitOpts, ...opts });
         all.push(s);
         return s;
       };

@@ -16,6 +16,7 @@ describe('configuration', () => {
       batteryLowPct: 15,
       signalLostAfterS: 600,
       noFixAfterS: 900,
+      tagStateCache: 100_000,
       apiKeys: [],
     });
   });
@@ -51,6 +52,7 @@ describe('configuration', () => {
     ['CORDON_API_KEYS', 'root:abc'],
     ['CORDON_API_KEYS', 'admin:a,monitor:a'],
     ['RATE_LIMIT_MAX', 'lots'],
+    ['TAG_STATE_CACHE', '-5'],
   ])('a bad %s (%s) is refused with a message naming it', (name, value) => {
     let err: unknown;
     try {
