@@ -146,6 +146,36 @@ const SCRIPTS = {
   zone: script(ZONE_LUA),
 };
 
+/** reused by joinedBytes (a commit's bytes are copied out of it); grown as needed, up to 16 MB kept */
+let scratch = Buffer.allocUnsafe(0);
+
+/**
+ * The commit's items as one argument, \x1f between them, as bytes. A string argument reaches the
+ * socket through V8's per-character UTF-8 writer (~2 ns a byte, ~1 µs a ping); joining first and
+ * encoding the joined string costs about as much again (a Kafka-sized commit is ~1.4 MB). Each
+ * item is written straight into a scratch buffer with room for the worst case (3 bytes per UTF-16
+ * unit) and the bytes used are copied out: one exact-size allocation, no joined string.
+ */
+export function joinedBytes(f: (string | number)[]): Buffer {
+  let len = f.length;
+  for (let i = 0; i < f.length; i++) {
+    const x = f[i] as string | number;
+    if (typeof x === 'number') f[i] = String(x);
+    len += (f[i] as string).length;
+  }
+  const need = len * 3;
+  const buf = need <= scratch.length ? scratch : Buffer.allocUnsafe(need);
+  if (buf !== scratch && need <= 16 * 1024 * 1024) scratch = buf;
+  let o = 0;
+  for (let i = 0; i < f.length; i++) {
+    if (i > 0) buf[o++] = 0x1f;
+    o += buf.write(f[i] as string, o);
+  }
+  const out = Buffer.allocUnsafe(o);
+  buf.copy(out, 0, 0, o);
+  return out;
+}
+
 function checkLimit(limit: number): number {
   return Math.max(1, Math.min(1000, Math.floor(limit)));
 }
@@ -633,9 +663,7 @@ export class RedisStore implements CordonStore {
       );
     }
     for (const p of batch.positions) f.push(p.ping.tagId, intText(p.ping.ts), p.fresh === true ? '1' : '', encodePosition(p, now));
-    // as bytes: a string argument reaches the socket through V8's per-character UTF-8 writer
-    // (~2 ns a byte, ~1 µs a ping here); Buffer.from encodes it several times faster
-    const items = Buffer.from(f.join('\x1f'), 'utf8');
+    const items = joinedBytes(f);
     let res: [string[], string[], string[]];
     try {
       res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];

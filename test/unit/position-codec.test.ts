@@ -4,6 +4,7 @@ import type { FixSource, Ping } from '../../geo/types.ts';
 import { storedPosition } from '../../src/stores/common.ts';
 import { coordText, intText } from '../../src/stores/number-text.ts';
 import { decodePosition, encodePosition } from '../../src/stores/position-codec.ts';
+import { joinedBytes } from '../../src/stores/redis.ts';
 
 const double = fc.double({ noNaN: true, noDefaultInfinity: true });
 const pingArb = fc.record({
@@ -79,5 +80,28 @@ describe('Redis trail member codec', () => {
     expect(intText(1_780_335_597_768)).toBe('1780335597768');
     expect(intText(10_000_000)).toBe('10000000');
     expect(intText(1_780_000_000_007)).toBe('1780000000007');
+  });
+});
+
+describe('the commit argument (joinedBytes)', () => {
+  it('is the UTF-8 of the items joined by \\x1f, whatever characters they hold', () => {
+    const item = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates too
+      fc.integer(),
+      fc.double({ noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 60 }), (items) => {
+        const expected = Buffer.from(items.join('\x1f'), 'utf8');
+        expect(joinedBytes([...items]).equals(expected)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // a big ASCII commit after a small one (the scratch buffer grows) and a small one after it
+    const big = Array.from({ length: 5000 }, (_, i) => `item-${i}`);
+    expect(joinedBytes([...big]).toString()).toBe(big.join('\x1f'));
+    expect(joinedBytes(['é', 1, '']).toString()).toBe('é\x1f1\x1f');
   });
 });
