@@ -146,6 +146,11 @@ const SCRIPTS = {
   zone: script(ZONE_LUA),
 };
 
+/** Node's Buffer#utf8Write (what Buffer#write calls after checking its arguments) */
+interface Utf8Writable {
+  utf8Write(s: string, offset: number, length: number): number;
+}
+
 /** reused by joinedBytes (a commit's bytes are copied out of it); grown as needed, up to 16 MB kept */
 let scratch = Buffer.allocUnsafe(0);
 
@@ -169,7 +174,8 @@ export function joinedBytes(f: (string | number)[]): Buffer {
   let o = 0;
   for (let i = 0; i < f.length; i++) {
     if (i > 0) buf[o++] = 0x1f;
-    o += buf.write(f[i] as string, o);
+    // utf8Write: Buffer#write without its argument checks (~4% of a Kafka drain); room is certain
+    o += (buf as unknown as Utf8Writable).utf8Write(f[i] as string, o, need - o);
   }
   const out = Buffer.allocUnsafe(o);
   buf.copy(out, 0, 0, o);
