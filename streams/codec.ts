@@ -92,9 +92,26 @@ function isNum(v: unknown): v is number {
 function fastPing(o: unknown, defAcc: number): Ping | null {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return null;
   const r = o as Record<string, unknown>;
-  const tagId = r.tagId;
+  return pingOf(r.tagId, r.ts, r.fix, r.lat, r.lon, r.accuracyM, r.battery, r.strap, r.seq, defAcc);
+}
+
+/**
+ * The ping made of these field values (as JSON.parse gives them; undefined = absent), or null
+ * when any breaks pingSchema's rules. fastPing and the byte scanner (ping-scan.ts) share it.
+ */
+export function pingOf(
+  tagId: unknown,
+  rawTs: unknown,
+  rf: unknown,
+  lat: unknown,
+  lon: unknown,
+  ra: unknown,
+  rb: unknown,
+  rs: unknown,
+  rq: unknown,
+  defAcc: number,
+): Ping | null {
   if (typeof tagId !== 'string' || !TAG_RE.test(tagId)) return null;
-  const rawTs = r.ts;
   let ts: number;
   if (typeof rawTs === 'number') {
     if (!Number.isInteger(rawTs) || rawTs < 0 || rawTs > 8.64e15) return null;
@@ -104,36 +121,29 @@ function fastPing(o: unknown, defAcc: number): Ping | null {
     if (!Number.isFinite(ts)) return null;
   } else return null;
   let fix: FixSource = 'gps';
-  const rf = r.fix;
   if (rf != null) {
     if (typeof rf !== 'string' || !FIXES.includes(rf as FixSource)) return null;
     fix = rf as FixSource;
   }
-  const lat = r.lat;
-  const lon = r.lon;
   if (lat != null && (!isNum(lat) || lat < -90 || lat > 90)) return null;
   if (lon != null && (!isNum(lon) || lon < -180 || lon > 180)) return null;
   if (fix !== 'none' && (lat == null || lon == null)) return null;
   let accuracyM = defAcc;
-  const ra = r.accuracyM;
   if (ra != null) {
     if (!isNum(ra) || ra <= 0) return null;
     accuracyM = ra;
   }
   let battery: number | null = null;
-  const rb = r.battery;
   if (rb != null) {
     if (!isNum(rb) || rb < 0 || rb > 100) return null;
     battery = rb;
   }
   let strap: 'ok' | 'tampered' | null = null;
-  const rs = r.strap;
   if (rs != null) {
     if (rs !== 'ok' && rs !== 'tampered') return null;
     strap = rs;
   }
   let seq: number | null = null;
-  const rq = r.seq;
   if (rq != null) {
     if (typeof rq !== 'number' || !Number.isSafeInteger(rq)) return null;
     seq = rq;

@@ -286,6 +286,22 @@ export function httpApiSuite(makeStore: StoreFactory): void {
       expect(trail.items).toEqual([]);
     });
 
+    it('a body read straight from its bytes and one that needs JSON.parse give the same trail; __proto__ is refused', async () => {
+      await putSubject('S1', { tagId: 'BUD-1' });
+      const t0 = t.clock.now();
+      const post = (payload: string) => t.call('ingest', { method: 'POST', url: '/v1/pings', payload, headers: { 'content-type': 'application/json' } });
+      // the usual form (the byte scanner), then escapes, non-ASCII and nested extras (the general path)
+      expect((await post(`[{"tagId":"BUD-1","ts":${t0 + 1000},"lat":50.0000001,"lon":-0.5,"firmware":"1.2.3","rssi":-71}]`)).statusCode).toBe(200);
+      expect((await post(`\n[ {"tagId":"BUD\\u002d1","ts":${t0 + 2000},"lat":50,"lon":0,"note":"café","meta":{"v":[1,2]}} ]`)).statusCode).toBe(200);
+      const items = json(await t.call('monitor', { method: 'GET', url: '/v1/tags/BUD-1/positions' })).items;
+      expect(items).toHaveLength(2);
+      expect(items[0]).toMatchObject({ lat: 50.0000001, lon: -0.5, firmware: '1.2.3', rssi: -71 });
+      expect(items[1]).toMatchObject({ lat: 50, lon: 0, note: 'café', meta: { v: [1, 2] } });
+      const poisoned = expectProblem(await post(`[{"tagId":"BUD-1","ts":${t0 + 3000},"lat":50,"lon":0,"__proto__":{"x":1}}]`), 400);
+      expect(poisoned.detail).toMatch(/JSON/);
+      expect(json(await t.call('monitor', { method: 'GET', url: '/v1/tags/BUD-1/positions' })).items).toHaveLength(2);
+    });
+
     it('extra fields are kept in the stored trail; from/to filter it', async () => {
       await putSubject('S1', { tagId: 'BUD-1' });
       const t0 = t.clock.now();
