@@ -48,6 +48,16 @@ function skipWs(b: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+/** the offset of the `"` closing a string whose text starts at i; -1 when it has an escape, a control or non-ASCII byte, or no end */
+function plainStringEnd(b: Uint8Array, i: number, end: number): number {
+  for (; i < end; i++) {
+    const c = b[i] as number;
+    if (c === 0x22) return i;
+    if (c === 0x5c || c < 0x20 || c >= 0x80) return -1;
+  }
+  return -1;
+}
+
 /** the field id of the key b[s..e) (0 = not a ping field) */
 function fieldOf(b: Uint8Array, s: number, e: number): number {
   const c0 = b[s];
@@ -108,13 +118,8 @@ export function scanPing(b: Buffer, i: number, end: number, defAcc: number): Sca
     // key
     if (b[i] !== 0x22) return null;
     const ks = i + 1;
-    let k = ks;
-    for (; k < end; k++) {
-      const c = b[k] as number;
-      if (c === 0x22) break;
-      if (c === 0x5c || c < 0x20 || c >= 0x80) return null;
-    }
-    if (k >= end) return null;
+    const k = plainStringEnd(b, ks, end);
+    if (k < 0) return null;
     const field = fieldOf(b, ks, k);
     if (field !== 0) {
       if ((seen & field) !== 0) return null; // a repeated field: JSON.parse keeps the last; leave it to it
@@ -128,13 +133,8 @@ export function scanPing(b: Buffer, i: number, end: number, defAcc: number): Sca
     const c = b[i] as number;
     if (c === 0x22) {
       const vs = i + 1;
-      let j = vs;
-      for (; j < end; j++) {
-        const d = b[j] as number;
-        if (d === 0x22) break;
-        if (d === 0x5c || d < 0x20 || d >= 0x80) return null;
-      }
-      if (j >= end) return null;
+      const j = plainStringEnd(b, vs, end);
+      if (j < 0) return null;
       v = (b as unknown as Latin1Sliceable).latin1Slice(vs, j);
       i = j + 1;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {

@@ -256,18 +256,24 @@ redis.call('ZADD', P .. 'alerts:st:' .. to, s[6], id)
 return {'ok', writeEvent(ek, maxlen, etype, nowIso, mergedAlert(s[2], h, n))}
 `;
 
-/**
- * putSubject. ARGV: prefix, id, idJson, tagId, tagIdJson, tzJson, tailJson (object with tagId,name,
- * orderRef,timezone,updatedAt), nowIso, nowMs, configChannel, origin.
- * Returns {'conflict', ownerId} | {'ok', created(1|0), subjectJson, previousTagId or ''}.
- */
-export const PUT_SUBJECT_LUA = `
+/** Lua helper for the subject scripts. */
+const DROP_STATE = `
 -- a tag's state is dropped as "<rev+1>|": its revision keeps rising, so a writer holding an older
 -- state of the tag (a consumer's cache) can never match it again (no ABA through a reassignment)
 local function dropState(key, tag)
   local v = redis.call('HGET', key, tag)
   if v then redis.call('HSET', key, tag, tostring((tonumber(string.match(v, '^(%d+)|')) or 0) + 1) .. '|') end
 end
+`;
+
+/**
+ * putSubject. ARGV: prefix, id, idJson, tagId, tagIdJson, tzJson, tailJson (object with tagId,name,
+ * orderRef,timezone,updatedAt), nowIso, nowMs, configChannel, origin.
+ * Returns {'conflict', ownerId} | {'ok', created(1|0), subjectJson, previousTagId or ''}.
+ */
+export const PUT_SUBJECT_LUA =
+  DROP_STATE +
+  `
 local P, id, idJson, tag, tagJson, tzJson, tail, nowIso, nowMs, chan, origin =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local owner = redis.call('HGET', P .. 'tagowner', tag)
@@ -308,13 +314,9 @@ return {'ok', c, json, prevTag}
 `;
 
 /** deleteSubject. ARGV: prefix, id, idJson, configChannel, origin. Returns the freed tagId or false. */
-export const DELETE_SUBJECT_LUA = `
--- a tag's state is dropped as "<rev+1>|": its revision keeps rising, so a writer holding an older
--- state of the tag (a consumer's cache) can never match it again (no ABA through a reassignment)
-local function dropState(key, tag)
-  local v = redis.call('HGET', key, tag)
-  if v then redis.call('HSET', key, tag, tostring((tonumber(string.match(v, '^(%d+)|')) or 0) + 1) .. '|') end
-end
+export const DELETE_SUBJECT_LUA =
+  DROP_STATE +
+  `
 local P, id, idJson, chan, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = P .. 'subject:' .. id
 local tag = redis.call('HGET', k, 'tagId')
