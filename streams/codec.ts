@@ -4,32 +4,23 @@
  * zod; anything it rejects is run through zod, so every error message comes from the schema.
  * test/unit/codec.test.ts holds the two to the same verdict on random input.
  *
+ * The plain checks live in ping-rules.ts (pingOf); decodePingBytes first tries the byte scanner
+ * (ping-scan.ts), which reads the usual message without JSON.parse and leaves the rest here.
+ *
  * Shared by HTTP ingest (decodePings) and Kafka (decodePingBytes). Also converts stored zone
  * records into engine ZoneDefs (toZoneDef), the one other edge where ISO meets epoch ms.
  */
 import { z } from 'zod';
 import type { FixSource, Ping, ZoneDef } from '../geo/types.ts';
 import type { ZoneInput } from './ports.ts';
+import { TAG_RE, isoToMs, pingOf } from './ping-rules.ts';
+import { scanPingMessage } from './ping-scan.ts';
 
 export const DEFAULT_ACCURACY_M = 10;
 export const MAX_PINGS_PER_REQUEST = 10_000;
 export const MAX_PING_BYTES = 64 * 1024;
 
-const TAG_RE = /^[A-Za-z0-9._:-]{1,64}$/;
-/** ISO-8601 date-time with a required offset or Z (a local time without offset is ambiguous) */
-const ISO_WITH_OFFSET_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:\d{2})$/;
-const FIXES: readonly FixSource[] = ['gps', 'wifi', 'cell', 'rf', 'none'];
 const KNOWN = new Set(['tagId', 'ts', 'lat', 'lon', 'accuracyM', 'fix', 'battery', 'strap', 'seq']);
-
-function isoToMs(s: string): number {
-  if (!ISO_WITH_OFFSET_RE.test(s)) return NaN;
-  // Date.parse rolls 2026-02-30 over to March; a calendar day that does not exist is an error.
-  const y = +s.slice(0, 4);
-  const m = +s.slice(5, 7);
-  const d = +s.slice(8, 10);
-  if (m < 1 || m > 12 || d < 1 || d > new Date(Date.UTC(y, m, 0)).getUTCDate()) return NaN;
-  return Date.parse(s);
-}
 
 const tsSchema = z.union([
   z
@@ -84,83 +75,11 @@ export type DecodeResult =
 
 // ---- fast path
 
-function isNum(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 /** Same rules as pingSchema; returns null when the item breaks any. Allocation: the Ping only. */
 function fastPing(o: unknown, defAcc: number): Ping | null {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return null;
   const r = o as Record<string, unknown>;
   return pingOf(r.tagId, r.ts, r.fix, r.lat, r.lon, r.accuracyM, r.battery, r.strap, r.seq, defAcc);
-}
-
-/**
- * The ping made of these field values (as JSON.parse gives them; undefined = absent), or null
- * when any breaks pingSchema's rules. fastPing and the byte scanner (ping-scan.ts) share it.
- */
-export function pingOf(
-  tagId: unknown,
-  rawTs: unknown,
-  rf: unknown,
-  lat: unknown,
-  lon: unknown,
-  ra: unknown,
-  rb: unknown,
-  rs: unknown,
-  rq: unknown,
-  defAcc: number,
-): Ping | null {
-  if (typeof tagId !== 'string' || !TAG_RE.test(tagId)) return null;
-  let ts: number;
-  if (typeof rawTs === 'number') {
-    if (!Number.isInteger(rawTs) || rawTs < 0 || rawTs > 8.64e15) return null;
-    ts = rawTs;
-  } else if (typeof rawTs === 'string') {
-    ts = isoToMs(rawTs);
-    if (!Number.isFinite(ts)) return null;
-  } else return null;
-  let fix: FixSource = 'gps';
-  if (rf != null) {
-    if (typeof rf !== 'string' || !FIXES.includes(rf as FixSource)) return null;
-    fix = rf as FixSource;
-  }
-  if (lat != null && (!isNum(lat) || lat < -90 || lat > 90)) return null;
-  if (lon != null && (!isNum(lon) || lon < -180 || lon > 180)) return null;
-  if (fix !== 'none' && (lat == null || lon == null)) return null;
-  let accuracyM = defAcc;
-  if (ra != null) {
-    if (!isNum(ra) || ra <= 0) return null;
-    accuracyM = ra;
-  }
-  let battery: number | null = null;
-  if (rb != null) {
-    if (!isNum(rb) || rb < 0 || rb > 100) return null;
-    battery = rb;
-  }
-  let strap: 'ok' | 'tampered' | null = null;
-  if (rs != null) {
-    if (rs !== 'ok' && rs !== 'tampered') return null;
-    strap = rs;
-  }
-  let seq: number | null = null;
-  if (rq != null) {
-    if (typeof rq !== 'number' || !Number.isSafeInteger(rq)) return null;
-    seq = rq;
-  }
-  // A heartbeat carries no position even when a device sends stale coordinates with it.
-  const hasPos = fix !== 'none';
-  return {
-    tagId,
-    ts,
-    lat: hasPos ? (lat as number) : null,
-    lon: hasPos ? (lon as number) : null,
-    accuracyM,
-    fix,
-    battery,
-    strap,
-    seq,
-  };
 }
 
 function extrasOf(o: object): Record<string, unknown> | null {
@@ -227,16 +146,21 @@ export function decodePingBytes(buf: Uint8Array | null | undefined, opts: Decode
   if (buf == null || buf.length === 0) return { ok: false, reason: 'empty message' };
   const maxBytes = opts.maxBytes ?? MAX_PING_BYTES;
   if (buf.length > maxBytes) return { ok: false, reason: `message too large: ${buf.length} bytes > ${maxBytes}` };
+  const bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const defAcc = opts.defaultAccuracyM ?? DEFAULT_ACCURACY_M;
+  // the usual message straight from its bytes (ping-scan.ts); anything else, and every error, as JSON
+  const scanned = scanPingMessage(bytes, defAcc);
+  if (scanned !== null) return { ok: true, ping: scanned.ping, extras: scanned.extras };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     return { ok: false, reason: `not JSON: ${(e as Error).message}` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, reason: 'not a ping: expected one JSON object' };
   }
-  const p = fastPing(parsed, opts.defaultAccuracyM ?? DEFAULT_ACCURACY_M);
+  const p = fastPing(parsed, defAcc);
   if (p) return { ok: true, ping: p, extras: extrasOf(parsed) };
   const errs = explainPing(parsed, 0);
   const reason = errs.length ? errs.map((e) => `${e.field || 'ping'}: ${e.message}`).join('; ') : 'invalid ping';

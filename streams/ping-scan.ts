@@ -11,7 +11,7 @@
  * changes. test/unit/ping-scan.test.ts holds the two paths to the same result on random input.
  */
 import type { Ping } from '../geo/types.ts';
-import { pingOf } from './codec.ts';
+import { pingOf } from './ping-rules.ts';
 
 /** Node's Buffer#latin1Slice (what Buffer#toString('latin1', …) calls after its checks) */
 interface Latin1Sliceable {

@@ -1,7 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { Ping } from '../../geo/types.ts';
-import { DEFAULT_ACCURACY_M, MAX_PING_BYTES, decodePingBytes } from '../codec.ts';
-import { scanPingMessage } from '../ping-scan.ts';
+import { MAX_PING_BYTES, decodePingBytes } from '../codec.ts';
 import type { KafkaLogger } from './client.ts';
 import { createKafkaIngest, type BatchContext, type KafkaIngest, type KafkaIngestOptions } from './consumer.ts';
 import type { KafkaMetrics } from './metrics.ts';
@@ -82,17 +81,11 @@ export interface PingIngestOptions
 export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
   const maxBytes = opts.maxMessageBytes ?? MAX_PING_BYTES;
   const decodeOpts = { defaultAccuracyM: opts.defaultAccuracyM, maxBytes };
-  const defAcc = opts.defaultAccuracyM ?? DEFAULT_ACCURACY_M;
   const judge = opts.coalesce === false ? (p: Ping[], e: (Record<string, unknown> | null)[]) => opts.pipeline.processBatch(p, e) : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
   return createKafkaIngest<DecodedPing>({
     ...opts,
     maxMessageBytes: maxBytes,
     decode: (value) => {
-      // the usual message straight from its bytes; anything else (and every error) the general way
-      if (value != null && value.length <= maxBytes && Buffer.isBuffer(value)) {
-        const s = scanPingMessage(value, defAcc);
-        if (s !== null) return { ok: true, value: { ping: s.ping, extras: s.extras } };
-      }
       const r = decodePingBytes(value, decodeOpts);
       return r.ok ? { ok: true, value: { ping: r.ping, extras: r.extras } } : { ok: false, reason: r.reason };
     },

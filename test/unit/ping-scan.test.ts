@@ -61,19 +61,34 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 describe('ping scanner', () => {
-  it('a Kafka message: the same ping and extras as the general path, or no answer', () => {
+  it('a Kafka message: the same ping and extras as the general path (JSON.parse), or no answer', () => {
     let scanned = 0;
     fc.assert(
       fc.property(pingText, (text) => {
         const buf = Buffer.from(text);
         const s = scanPingMessage(buf, 10);
-        const general = decodePingBytes(buf);
+        // decodePingBytes scans first and parses the rest: same verdict as JSON.parse + the codec
+        const decoded = decodePingBytes(buf);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          expect(s).toBeNull();
+          expect(decoded.ok).toBe(false);
+          return;
+        }
+        const general = decodePings(parsed);
+        expect(decoded.ok).toBe(general.ok);
+        if (decoded.ok && general.ok) {
+          expect(same(decoded.ping, general.pings[0])).toBe(true);
+          expect(same(decoded.extras, general.extras[0])).toBe(true);
+        }
         if (s === null) return;
         scanned++;
         expect(general.ok).toBe(true);
         if (!general.ok) return;
-        expect(same(s.ping, general.ping)).toBe(true);
-        expect(same(s.extras, general.extras)).toBe(true);
+        expect(same(s.ping, general.pings[0])).toBe(true);
+        expect(same(s.extras, general.extras[0])).toBe(true);
       }),
       { numRuns: 5000 },
     );
