@@ -675,7 +675,7 @@ export class RedisStore implements CordonStore {
       res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];
     } catch (err) {
       // unknown whether it was applied: the next load of these tags reads Redis
-      if (this.stateCache !== null) for (const s of batch.states) this.stateCache.delete(s.tagId);
+      this.forgetTagStates(batch.states.map((s) => s.tagId));
       throw err;
     }
     const [out, finals, conflicts] = res;
