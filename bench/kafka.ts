@@ -17,6 +17,7 @@
  *   npm run bench:kafka -- --redis redis://127.0.0.1:6379    (an existing Redis; keys under bench-kafka-*)
  */
 import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -29,7 +30,7 @@ import type { ZoneInput } from '../streams/ports.ts';
 import { startKafkaMock } from '../test/support/kafka-mock.ts';
 import { startRedisServer } from '../test/support/redis.ts';
 import { makeWorkload, type BenchPing } from './lib/bench-workload.ts';
-import { emitJson, formatTable, machine, percentile, progress } from './lib/table.ts';
+import { cpuSecondsOf, emitJson, formatTable, machine, percentile, progress } from './lib/table.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -275,6 +276,15 @@ async function main(): Promise<void> {
     logger: stderrLogger,
     heartbeatInterval: 1_000,
   });
+  // the Redis server's CPU over the drain (it shares this machine's two cores with the consumer)
+  const infoClient = new Redis(redisUrl);
+  const redisCpu = async (): Promise<number> => {
+    const info = await infoClient.info('cpu');
+    const num = (k: string): number => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    return num('used_cpu_user') + num('used_cpu_sys');
+  };
+  const redisCpuBefore = await redisCpu();
+  const brokerCpuBefore = cpuSecondsOf(cluster.pid);
   await ingest.start();
   let lastReport = 0;
   while (processed < nPings) {
@@ -287,9 +297,18 @@ async function main(): Promise<void> {
   const drainSeconds = (lastBatchAt - firstBatchAt) / 1000;
   const pingsPerSec = nPings / drainSeconds;
   const drainCpuSeconds = (cpuAtLast - cpuAtFirst) / 1e6;
+  const redisCpuSeconds = (await redisCpu()) - redisCpuBefore;
+  const brokerCpuAfter = cpuSecondsOf(cluster.pid);
+  const brokerCpuSeconds = brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore;
+  infoClient.disconnect();
+  const usPerPing = (cpuS: number): string => ((cpuS * 1e6) / nPings).toFixed(1);
   const redis = new Redis(redisUrl);
   const phase1Events = await redis.xlen(names.eventsKey);
   progress(`phase 1: ${nPings} pings in ${drainSeconds.toFixed(2)} s = ${Math.round(pingsPerSec)} pings/s (${phase1Events} events; ${batches} batches, ${Math.round(processed / batches)} pings each, ${(inPipelineMs / 1000).toFixed(2)} s in the pipeline; consumer CPU ${drainCpuSeconds.toFixed(2)} s = ${Math.round(nPings / drainCpuSeconds)} pings per CPU-second)`);
+  progress(
+    `phase 1 CPU per ping: consumer ${usPerPing(drainCpuSeconds)} µs, redis-server ${usPerPing(redisCpuSeconds)} µs, ` +
+      `broker ${brokerCpuSeconds === null ? 'n/a' : usPerPing(brokerCpuSeconds)} µs (all three share this machine's ${cpus().length} cores)`,
+  );
 
   // phase 2: offered load, latency (same store, pipeline and tag states; the live topic)
   await ingest.stop();
@@ -364,6 +383,8 @@ async function main(): Promise<void> {
   emitJson(args.json, {
     pingsPerSec: Math.round(pingsPerSec),
     drainPingsPerCpuSec: Math.round(nPings / drainCpuSeconds),
+    drainRedisCpuUsPerPing: Number(usPerPing(redisCpuSeconds)),
+    drainBrokerCpuUsPerPing: brokerCpuSeconds === null ? null : Number(usPerPing(brokerCpuSeconds)),
     kafkaOnlyPingsPerSec: Math.round(nPings / raw.seconds),
     p50Ms,
     p99Ms,

@@ -23,6 +23,8 @@
 
 /** marks the compact form; JSON text never starts with it */
 const MARK = '~';
+/** its char code */
+export const TAG_STATE_MARK = 126;
 /** TagState.t: six times (NaN = none), then latitude, longitude, accuracy */
 const TIMES = 6;
 const T_LEN = 9;
@@ -76,23 +78,31 @@ function deltas(a: readonly number[], prev: number, out: number[]): boolean {
 
 /** The text to store for a tag state (any value is accepted: what is not a tag state is JSON). */
 export function encodeTagState(state: unknown): string {
-  if (!isTagStateV2(state)) return JSON.stringify(state);
+  const compact = compactTagState(state);
+  return compact === null ? JSON.stringify(state) : MARK + compact;
+}
+
+/**
+ * The compact form without its leading mark ('~', char code TAG_STATE_MARK), or null when the
+ * state takes the JSON form: for a writer of bytes, which then need not join the two.
+ */
+export function compactTagState(state: unknown): string | null {
+  if (!isTagStateV2(state)) return null;
   const t = state.t;
   const newest = t[0] as number;
   // a state without pings yet (a tick of a silent tag) has no newest ts: its times are none or absolute
   const base = newest !== newest ? 0 : newest;
-  if (!Number.isSafeInteger(base)) return JSON.stringify(state);
+  if (!Number.isSafeInteger(base)) return null;
   const times = scratchTimes;
   times.length = 0;
   for (let i = 0; i < TIMES; i++) {
     const x = t[i] as number;
     if (x !== x) times.push(null);
     else if (Number.isSafeInteger(x) && Number.isSafeInteger(x - base)) times.push(x - base);
-    else return JSON.stringify(state);
+    else return null;
   }
-  if (!deltas(state.recent, base, scratchRecent) || !deltas(state.recentOld, base, scratchOld)) return JSON.stringify(state);
-  const text = JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent, scratchOld, state.zones, state.dev]);
-  return MARK + text;
+  if (!deltas(state.recent, base, scratchRecent) || !deltas(state.recentOld, base, scratchOld)) return null;
+  return JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent, scratchOld, state.zones, state.dev]);
 }
 
 /** differences back to times, in place (the parsed array becomes the state's array) */
@@ -111,7 +121,7 @@ function undelta(d: unknown, prev: number): number[] {
  * null there, which the tracker reads as none too).
  */
 export function decodeTagState(text: string): unknown {
-  if (text.charCodeAt(0) !== 126 /* ~ */) return JSON.parse(text);
+  if (text.charCodeAt(0) !== TAG_STATE_MARK) return JSON.parse(text);
   const a = JSON.parse(text.slice(1)) as unknown[];
   if (!Array.isArray(a) || a[0] !== 3 || a.length !== 12) throw new Error('tag state: not a compact state of version 3');
   const base = a[3] as number;

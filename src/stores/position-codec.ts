@@ -15,44 +15,42 @@
 import type { FixSource, Ping } from '../../geo/types.ts';
 import type { PositionWrite, StoredPosition } from '../../streams/ports.ts';
 import { storedPosition } from './common.ts';
-import { coordText, intText } from './number-text.ts';
+import { ArgWriter } from './arg-writer.ts';
 
-const FIX_CODE: Record<FixSource, string> = { gps: 'g', wifi: 'w', cell: 'c', rf: 'r', none: 'n' };
 const FIX_OF: Record<string, FixSource> = { g: 'gps', w: 'wifi', c: 'cell', r: 'rf', n: 'none' };
 
-const num = (v: number | null): string => (v === null ? '' : String(v));
-const coord = (v: number | null): string => (v === null ? '' : coordText(v));
 const numOrNull = (s: string): number | null => (s === '' ? null : Number(s));
 
-/** The trail member for a position received (committed) at `receivedAt` (epoch ms). */
-export function encodePosition(p: PositionWrite, receivedAt: number): string {
+const FIX_BYTE: Record<FixSource, number> = { gps: 0x67, wifi: 0x77, cell: 0x63, rf: 0x72, none: 0x6e };
+const BAR = 0x7c;
+
+/** Writes the trail member for a position received (committed) at `receivedAt` (epoch ms) as one item of `w`. */
+export function writePosition(w: ArgWriter, p: PositionWrite, receivedAt: number): void {
   const g = p.ping;
-  let line =
-    '~' +
-    intText(g.ts) +
-    '|' +
-    coord(g.lat) +
-    '|' +
-    coord(g.lon) +
-    '|' +
-    g.accuracyM +
-    '|' +
-    FIX_CODE[g.fix] +
-    '|' +
-    num(g.battery) +
-    '|' +
-    (g.strap === null ? '' : g.strap === 'ok' ? 'o' : 't') +
-    '|' +
-    num(g.seq) +
-    '|' +
-    intText(receivedAt);
+  w.char(0x7e /* ~ */).num(g.ts).char(BAR);
+  if (g.lat !== null) w.coord(g.lat);
+  w.char(BAR);
+  if (g.lon !== null) w.coord(g.lon);
+  w.char(BAR).num(g.accuracyM).char(BAR).char(FIX_BYTE[g.fix]).char(BAR);
+  if (g.battery !== null) w.num(g.battery);
+  w.char(BAR);
+  if (g.strap !== null) w.char(g.strap === 'ok' ? 0x6f /* o */ : 0x74 /* t */);
+  w.char(BAR);
+  if (g.seq !== null) w.num(g.seq);
+  w.char(BAR).num(receivedAt);
   if (p.extras !== null) {
     for (const _ in p.extras) {
-      line += '|' + JSON.stringify(p.extras);
+      w.char(BAR).str(JSON.stringify(p.extras));
       break;
     }
   }
-  return line;
+}
+
+/** The trail member as a string (writePosition's bytes). */
+export function encodePosition(p: PositionWrite, receivedAt: number): string {
+  const w = new ArgWriter();
+  writePosition(w, p, receivedAt);
+  return w.done().toString('utf8');
 }
 
 /** The stored position of a trail member of tag `tagId` (compact or the older JSON form). */

@@ -17,7 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { TagContext, ZoneDef } from '../../geo/types.ts';
-import { decodeTagState, encodeTagState } from '../../geo/state-codec.ts';
+import { compactTagState, decodeTagState, encodeTagState, TAG_STATE_MARK } from '../../geo/state-codec.ts';
 import { enginePart } from '../../streams/alerts.ts';
 import { toZoneDef } from '../../streams/codec.ts';
 import {
@@ -60,8 +60,8 @@ import type {
   ZoneVersionRecord,
 } from '../../streams/ports.ts';
 import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
-import { intText } from './number-text.ts';
-import { decodePosition, encodePosition } from './position-codec.ts';
+import { ArgWriter } from './arg-writer.ts';
+import { decodePosition, writePosition } from './position-codec.ts';
 import { COMMIT_LUA, DELETE_SUBJECT_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -146,40 +146,15 @@ const SCRIPTS = {
   zone: script(ZONE_LUA),
 };
 
-/** Node's Buffer#utf8Write (what Buffer#write calls after checking its arguments) */
-interface Utf8Writable {
-  utf8Write(s: string, offset: number, length: number): number;
-}
-
-/** reused by joinedBytes (a commit's bytes are copied out of it); grown as needed, up to 16 MB kept */
-let scratch = Buffer.allocUnsafe(0);
-
-/**
- * The commit's items as one argument, \x1f between them, as bytes. A string argument reaches the
- * socket through V8's per-character UTF-8 writer (~2 ns a byte, ~1 µs a ping); joining first and
- * encoding the joined string costs about as much again (a Kafka-sized commit is ~1.4 MB). Each
- * item is written straight into a scratch buffer with room for the worst case (3 bytes per UTF-16
- * unit) and the bytes used are copied out: one exact-size allocation, no joined string.
- */
-export function joinedBytes(f: (string | number)[]): Buffer {
-  let len = f.length;
-  for (let i = 0; i < f.length; i++) {
-    const x = f[i] as string | number;
-    if (typeof x === 'number') f[i] = String(x);
-    len += (f[i] as string).length;
+/** The items as one argument, \x1f between them, as UTF-8 bytes (numbers as String() prints them). */
+export function joinedBytes(f: readonly (string | number)[]): Buffer {
+  const w = new ArgWriter();
+  for (const x of f) {
+    w.next();
+    if (typeof x === 'number') w.num(x);
+    else w.str(x);
   }
-  const need = len * 3;
-  const buf = need <= scratch.length ? scratch : Buffer.allocUnsafe(need);
-  if (buf !== scratch && need <= 16 * 1024 * 1024) scratch = buf;
-  let o = 0;
-  for (let i = 0; i < f.length; i++) {
-    if (i > 0) buf[o++] = 0x1f;
-    // utf8Write: Buffer#write without its argument checks (~4% of a Kafka drain); room is certain
-    o += (buf as unknown as Utf8Writable).utf8Write(f[i] as string, o, need - o);
-  }
-  const out = Buffer.allocUnsafe(o);
-  buf.copy(out, 0, 0, o);
-  return out;
+  return w.done();
 }
 
 function checkLimit(limit: number): number {
@@ -649,27 +624,43 @@ export class RedisStore implements CordonStore {
       batch.changes.length,
       batch.positions.length,
     ];
-    const f: (string | number)[] = [];
+    // the items (see COMMIT_LUA), written as bytes
+    const w = new ArgWriter();
     for (const s of batch.states) {
-      f.push(s.tagId, s.state === undefined ? '' : encodeTagState(s.state), s.dueAt === null ? '' : intText(s.dueAt), s.expectRev ?? '');
+      w.next().str(s.tagId);
+      w.next();
+      if (s.state !== undefined) {
+        const compact = compactTagState(s.state);
+        if (compact === null) w.str(encodeTagState(s.state));
+        else w.char(TAG_STATE_MARK).str(compact);
+      }
+      w.next();
+      if (s.dueAt !== null) w.num(s.dueAt);
+      w.next();
+      if (s.expectRev !== undefined) w.num(s.expectRev);
     }
     for (const ch of batch.changes) {
       const a = ch.alert;
-      f.push(
-        ch.kind,
-        a.id,
-        JSON.stringify(enginePart(a)),
-        a.type,
-        a.subjectId,
-        a.openedAt,
-        a.pingCount,
-        a.active ? 1 : 0,
-        a.confidence,
-        a.tagId,
-      );
+      w.next().str(ch.kind);
+      w.next().str(a.id);
+      w.next().str(JSON.stringify(enginePart(a)));
+      w.next().str(a.type);
+      w.next().str(a.subjectId);
+      w.next().num(a.openedAt);
+      w.next().num(a.pingCount);
+      w.next().char(a.active ? 0x31 : 0x30);
+      w.next().str(a.confidence);
+      w.next().str(a.tagId);
     }
-    for (const p of batch.positions) f.push(p.ping.tagId, intText(p.ping.ts), p.fresh === true ? '1' : '', encodePosition(p, now));
-    const items = joinedBytes(f);
+    for (const p of batch.positions) {
+      w.next().str(p.ping.tagId);
+      w.next().num(p.ping.ts);
+      w.next();
+      if (p.fresh === true) w.char(0x31);
+      w.next();
+      writePosition(w, p, now);
+    }
+    const items = w.done();
     let res: [string[], string[], string[]];
     try {
       res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];

@@ -19,6 +19,8 @@ export interface KafkaMockCluster {
   /** comma-separated host:port list */
   bootstrap: string;
   brokers: string[];
+  /** the mock's process id (benchmarks read its CPU time) */
+  pid: number | undefined;
   /** stop the cluster (idempotent) */
   stop(): Promise<void>;
 }
@@ -103,5 +105,5 @@ export async function startKafkaMock(opts: KafkaMockOptions): Promise<KafkaMockC
     });
     return stopping;
   };
-  return { bootstrap, brokers: bootstrap.split(',').filter(Boolean), stop };
+  return { bootstrap, brokers: bootstrap.split(',').filter(Boolean), pid: child.pid, stop };
 }

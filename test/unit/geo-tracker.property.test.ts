@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileZone } from '../../geo/compile.ts';
-import { decodeTagState, encodeTagState } from '../../geo/state-codec.ts';
+import { compactTagState, decodeTagState, encodeTagState, TAG_STATE_MARK } from '../../geo/state-codec.ts';
 import { applyPing, applyPingInPlace, tick } from '../../geo/tracker.ts';
 import type { TagState } from '../../geo/tracker.ts';
 import type { AlertChange, CompiledZone, Ping, TagContext, TrackerConfig, ZoneDef, ZoneLookup } from '../../geo/types.ts';
@@ -235,6 +235,8 @@ describe('tracker properties', () => {
         const state = prefix.state as TagState;
         const text = encodeTagState(state);
         if (text.startsWith('~')) compact++;
+        // what a byte writer puts after the mark (the Redis commit) is the same text
+        expect(String.fromCharCode(TAG_STATE_MARK) + compactTagState(state)).toBe(text);
         const back = decodeTagState(text) as TagState;
         expect(back).toEqual(state);
         expect(text.length).toBeLessThanOrEqual(JSON.stringify(state).length + 8);
@@ -258,6 +260,7 @@ describe('tracker properties', () => {
     // a fractional time (a clock that is not whole milliseconds) would not survive the differences
     const frac = { ...s, t: s.t.map((x, i) => (i === 1 ? x + 0.25 : x)) };
     expect(encodeTagState(frac)).toBe(JSON.stringify(frac));
+    expect(compactTagState(frac)).toBeNull();
     const fracRecent = { ...s, recent: [...s.recent, 1.5] };
     expect(encodeTagState(fracRecent)).toBe(JSON.stringify(fracRecent));
     // safe integers whose difference is not (it would round)

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FixSource, Ping } from '../../geo/types.ts';
 import { storedPosition } from '../../src/stores/common.ts';
-import { coordText, intText } from '../../src/stores/number-text.ts';
-import { decodePosition, encodePosition } from '../../src/stores/position-codec.ts';
+import { ArgWriter } from '../../src/stores/arg-writer.ts';
+import { decodePosition, encodePosition, writePosition } from '../../src/stores/position-codec.ts';
 import { joinedBytes } from '../../src/stores/redis.ts';
 
 const double = fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -52,13 +52,17 @@ describe('Redis trail member codec', () => {
     expect(() => decodePosition('BUD-7', '~1000|1|2')).toThrow(/malformed trail member/);
   });
 
-  it('writes epoch ms and coordinates by its fast paths as exactly the numbers they are', () => {
+  it('writes numbers by its digit paths as exactly the numbers they are', () => {
+    const numText = (x: number): string => new ArgWriter().num(x).done().toString('latin1');
+    const coordText = (x: number): string => new ArgWriter().coord(x).done().toString('latin1');
+    // every number as String() prints it: integers (epoch ms, counters) by the digit path, the rest by String()
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.maxSafeInteger(), fc.maxSafeNat()), (x) => {
-        expect(intText(x)).toBe(String(x));
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.maxSafeInteger(), fc.maxSafeNat(), fc.integer(), double), (x) => {
+        expect(numText(x)).toBe(String(x));
       }),
       { numRuns: 3000 },
     );
+    for (const x of [0, -0, 9, 10, 99, 100, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, -1.5, 1e-7, Infinity, NaN]) expect(numText(x)).toBe(String(x));
     // coordinates as tags send them (up to 7 decimals) and any other double
     const coords = fc.oneof(
       fc.integer({ min: -1_800_000_000, max: 1_800_000_000 }).map((n) => n / 1e7),
@@ -77,13 +81,17 @@ describe('Redis trail member codec', () => {
     expect(coordText(-1e-7)).toBe('-0.0000001');
     // above 2^29 two 7-decimal values can read back to one double: String()'s digits, not the other
     expect(coordText(-547855015.329387)).toBe('-547855015.329387');
-    expect(intText(1_780_335_597_768)).toBe('1780335597768');
-    expect(intText(10_000_000)).toBe('10000000');
-    expect(intText(1_780_000_000_007)).toBe('1780000000007');
+    expect(coordText(-0)).toBe('0');
+    expect(coordText(-12)).toBe('-12');
+    expect(coordText(0.5)).toBe('0.5');
+    expect(coordText(-0.0000123)).toBe('-0.0000123');
+    expect(numText(1_780_335_597_768)).toBe('1780335597768');
+    expect(numText(10_000_000)).toBe('10000000');
+    expect(numText(1_780_000_000_007)).toBe('1780000000007');
   });
 });
 
-describe('the commit argument (joinedBytes)', () => {
+describe('the commit argument (joinedBytes, ArgWriter)', () => {
   it('is the UTF-8 of the items joined by \\x1f, whatever characters they hold', () => {
     const item = fc.oneof(
       fc.string({ maxLength: 40 }),
@@ -103,5 +111,22 @@ describe('the commit argument (joinedBytes)', () => {
     const big = Array.from({ length: 5000 }, (_, i) => `item-${i}`);
     expect(joinedBytes([...big]).toString()).toBe(big.join('\x1f'));
     expect(joinedBytes(['é', 1, '']).toString()).toBe('é\x1f1\x1f');
+    // a big non-ASCII one: the scratch grows in the middle of an item
+    const wide = Array.from({ length: 3000 }, (_, i) => `é-${i}-` + 'x'.repeat(i % 70));
+    expect(joinedBytes(wide).toString()).toBe(wide.join('\x1f'));
+  });
+
+  it('writes a trail member as one item among others, byte for byte what encodePosition gives', () => {
+    fc.assert(
+      fc.property(pingArb, extrasArb, fc.integer({ min: 0, max: 4_102_444_800_000 }), (ping, extras, receivedAt) => {
+        const w = new ArgWriter();
+        w.next().str('before');
+        w.next();
+        writePosition(w, { ping, extras }, receivedAt);
+        w.next().num(7);
+        expect(w.done().toString('utf8')).toBe(['before', encodePosition({ ping, extras }, receivedAt), '7'].join('\x1f'));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
