@@ -305,10 +305,10 @@ async function main(): Promise<void> {
   const redis = new Redis(redisUrl);
   const phase1Events = await redis.xlen(names.eventsKey);
   progress(`phase 1: ${nPings} pings in ${drainSeconds.toFixed(2)} s = ${Math.round(pingsPerSec)} pings/s (${phase1Events} events; ${batches} batches, ${Math.round(processed / batches)} pings each, ${(inPipelineMs / 1000).toFixed(2)} s in the pipeline; consumer CPU ${drainCpuSeconds.toFixed(2)} s = ${Math.round(nPings / drainCpuSeconds)} pings per CPU-second)`);
-  progress(
+  const cpuLine =
     `phase 1 CPU per ping: consumer ${usPerPing(drainCpuSeconds)} µs, redis-server ${usPerPing(redisCpuSeconds)} µs, ` +
-      `broker ${brokerCpuSeconds === null ? 'n/a' : usPerPing(brokerCpuSeconds)} µs (all three share this machine's ${cpus().length} cores)`,
-  );
+    `broker ${brokerCpuSeconds === null ? 'n/a' : usPerPing(brokerCpuSeconds)} µs (all three share this machine's ${cpus().length} cores)`;
+  progress(cpuLine);
 
   // phase 2: offered load, latency (same store, pipeline and tag states; the live topic)
   await ingest.stop();
@@ -379,7 +379,7 @@ async function main(): Promise<void> {
       ],
     ) + '\n\n',
   );
-  process.stdout.write(`p50/p99: produce time → alert.opened entry in the Redis events stream (${latencies.length} alerts)\n`);
+  process.stdout.write(`p50/p99: produce time → alert.opened entry in the Redis events stream (${latencies.length} alerts)\n${cpuLine}\n`);
   emitJson(args.json, {
     pingsPerSec: Math.round(pingsPerSec),
     drainPingsPerCpuSec: Math.round(nPings / drainCpuSeconds),
