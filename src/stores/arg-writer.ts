@@ -14,7 +14,7 @@
  *   2^29 doubles are closer together than 10^-7, so one 7-decimal value at most reads back to x
  *   and the text has String(x)'s digits, except that 1e-7 and the like are written 0.0000001;
  *   above, two can (the fast path would print a valid but different one).
- * Writers are used one at a time, synchronously: new, write, done.
+ * Writers on the shared scratch are used one at a time, synchronously: new, write, done.
  */
 
 /** 10^7: the coordinate resolution (~1 cm) of the digit path */
@@ -27,7 +27,7 @@ interface Utf8Writable {
 
 /** shared by all writers (one is in use at a time); kept up to this size between commits */
 const SCRATCH_KEPT = 16 * 1024 * 1024;
-let scratch = Buffer.allocUnsafe(64 * 1024);
+let scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
 
 const SEP = 0x1f;
 const MINUS = 0x2d;
@@ -35,9 +35,14 @@ const DOT = 0x2e;
 const ZERO = 0x30;
 
 export class ArgWriter {
-  private buf = scratch;
+  private buf: Buffer;
   private o = 0;
   private items = 0;
+
+  /** `own`: a buffer of its own instead of the shared scratch (for a writer that may be used while another is) */
+  constructor(private readonly own = false) {
+    this.buf = own ? Buffer.allocUnsafe(256) : scratch;
+  }
 
   /** bytes written so far */
   get length(): number {
@@ -134,7 +139,7 @@ export class ArgWriter {
   done(): Buffer {
     const out = Buffer.allocUnsafe(this.o);
     this.buf.copy(out, 0, 0, this.o);
-    if (this.buf !== scratch && this.buf.length <= SCRATCH_KEPT) scratch = this.buf;
+    if (!this.own && this.buf !== scratch && this.buf.length <= SCRATCH_KEPT) scratch = this.buf;
     return out;
   }
 

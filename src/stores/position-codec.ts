@@ -48,7 +48,7 @@ export function writePosition(w: ArgWriter, p: PositionWrite, receivedAt: number
 
 /** The trail member as a string (writePosition's bytes). */
 export function encodePosition(p: PositionWrite, receivedAt: number): string {
-  const w = new ArgWriter();
+  const w = new ArgWriter(true);
   writePosition(w, p, receivedAt);
   return w.done().toString('utf8');
 }
