@@ -44,11 +44,6 @@ export class ArgWriter {
     this.buf = own ? Buffer.allocUnsafe(256) : scratch;
   }
 
-  /** bytes written so far */
-  get length(): number {
-    return this.o;
-  }
-
   /** starts the next item: the separator before every item but the first */
   next(): this {
     if (this.items++ > 0) {

@@ -146,17 +146,6 @@ const SCRIPTS = {
   zone: script(ZONE_LUA),
 };
 
-/** The items as one argument, \x1f between them, as UTF-8 bytes (numbers as String() prints them). */
-export function joinedBytes(f: readonly (string | number)[]): Buffer {
-  const w = new ArgWriter();
-  for (const x of f) {
-    w.next();
-    if (typeof x === 'number') w.num(x);
-    else w.str(x);
-  }
-  return w.done();
-}
-
 function checkLimit(limit: number): number {
   return Math.max(1, Math.min(1000, Math.floor(limit)));
 }

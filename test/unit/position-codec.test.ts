@@ -4,7 +4,6 @@ import type { FixSource, Ping } from '../../geo/types.ts';
 import { storedPosition } from '../../src/stores/common.ts';
 import { ArgWriter } from '../../src/stores/arg-writer.ts';
 import { decodePosition, encodePosition, writePosition } from '../../src/stores/position-codec.ts';
-import { joinedBytes } from '../../src/stores/redis.ts';
 
 const double = fc.double({ noNaN: true, noDefaultInfinity: true });
 const pingArb = fc.record({
@@ -91,7 +90,18 @@ describe('Redis trail member codec', () => {
   });
 });
 
-describe('the commit argument (joinedBytes, ArgWriter)', () => {
+/** the items as one commit argument (strings as str, numbers as num), as the Redis commit writes them */
+function joinedBytes(items: readonly (string | number)[]): Buffer {
+  const w = new ArgWriter();
+  for (const x of items) {
+    w.next();
+    if (typeof x === 'number') w.num(x);
+    else w.str(x);
+  }
+  return w.done();
+}
+
+describe('the commit argument (ArgWriter)', () => {
   it('is the UTF-8 of the items joined by \\x1f, whatever characters they hold', () => {
     const item = fc.oneof(
       fc.string({ maxLength: 40 }),
