@@ -30,7 +30,7 @@ import type { ZoneInput } from '../streams/ports.ts';
 import { startKafkaMock } from '../test/support/kafka-mock.ts';
 import { startRedisServer } from '../test/support/redis.ts';
 import { makeWorkload, type BenchPing } from './lib/bench-workload.ts';
-import { cpuSecondsOf, emitJson, formatTable, machine, percentile, progress } from './lib/table.ts';
+import { cpuSecondsOf, emitJson, formatTable, machine, percentile, progress, redisCpuSeconds } from './lib/table.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -277,13 +277,8 @@ async function main(): Promise<void> {
     heartbeatInterval: 1_000,
   });
   // the Redis server's CPU over the drain (it shares this machine's two cores with the consumer)
-  const infoClient = new Redis(redisUrl);
-  const redisCpu = async (): Promise<number> => {
-    const info = await infoClient.info('cpu');
-    const num = (k: string): number => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    return num('used_cpu_user') + num('used_cpu_sys');
-  };
-  const redisCpuBefore = await redisCpu();
+  const redis = new Redis(redisUrl);
+  const redisCpuBefore = await redisCpuSeconds(redis);
   const brokerCpuBefore = cpuSecondsOf(cluster.pid);
   await ingest.start();
   let lastReport = 0;
@@ -297,16 +292,14 @@ async function main(): Promise<void> {
   const drainSeconds = (lastBatchAt - firstBatchAt) / 1000;
   const pingsPerSec = nPings / drainSeconds;
   const drainCpuSeconds = (cpuAtLast - cpuAtFirst) / 1e6;
-  const redisCpuSeconds = (await redisCpu()) - redisCpuBefore;
+  const redisCpuDrain = (await redisCpuSeconds(redis)) - redisCpuBefore;
   const brokerCpuAfter = cpuSecondsOf(cluster.pid);
   const brokerCpuSeconds = brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore;
-  infoClient.disconnect();
   const usPerPing = (cpuS: number): string => ((cpuS * 1e6) / nPings).toFixed(1);
-  const redis = new Redis(redisUrl);
   const phase1Events = await redis.xlen(names.eventsKey);
   progress(`phase 1: ${nPings} pings in ${drainSeconds.toFixed(2)} s = ${Math.round(pingsPerSec)} pings/s (${phase1Events} events; ${batches} batches, ${Math.round(processed / batches)} pings each, ${(inPipelineMs / 1000).toFixed(2)} s in the pipeline; consumer CPU ${drainCpuSeconds.toFixed(2)} s = ${Math.round(nPings / drainCpuSeconds)} pings per CPU-second)`);
   const cpuLine =
-    `phase 1 CPU per ping: consumer ${usPerPing(drainCpuSeconds)} µs, redis-server ${usPerPing(redisCpuSeconds)} µs, ` +
+    `phase 1 CPU per ping: consumer ${usPerPing(drainCpuSeconds)} µs, redis-server ${usPerPing(redisCpuDrain)} µs, ` +
     `broker ${brokerCpuSeconds === null ? 'n/a' : usPerPing(brokerCpuSeconds)} µs (all three share this machine's ${cpus().length} cores)`;
   progress(cpuLine);
 
@@ -383,7 +376,7 @@ async function main(): Promise<void> {
   emitJson(args.json, {
     pingsPerSec: Math.round(pingsPerSec),
     drainPingsPerCpuSec: Math.round(nPings / drainCpuSeconds),
-    drainRedisCpuUsPerPing: Number(usPerPing(redisCpuSeconds)),
+    drainRedisCpuUsPerPing: Number(usPerPing(redisCpuDrain)),
     drainBrokerCpuUsPerPing: brokerCpuSeconds === null ? null : Number(usPerPing(brokerCpuSeconds)),
     kafkaOnlyPingsPerSec: Math.round(nPings / raw.seconds),
     p50Ms,

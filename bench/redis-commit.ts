@@ -12,7 +12,7 @@ import type { AlertChange, EngineAlert, Ping } from '../geo/types.ts';
 import { createRedisStore } from '../src/stores/redis.ts';
 import type { CommitBatch } from '../streams/ports.ts';
 import { startRedisServer } from '../test/support/redis.ts';
-import { emitJson } from './lib/table.ts';
+import { emitJson, redisCpuSeconds } from './lib/table.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   // warm-up (scripts loaded, JIT)
   for (let i = 0; i < 20; i++) await store.commitBatch(makeBatch());
   await admin.config('RESETSTAT');
-  const cpuRedis0 = await redisCpu(admin);
+  const cpuRedis0 = await redisCpuSeconds(admin);
   const batches: CommitBatch[] = [];
   for (let i = 0; i < COMMITS; i++) batches.push(makeBatch());
   const cpu0 = process.cpuUsage();
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   );
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const cpuRedis = (await redisCpu(admin)) - cpuRedis0;
+  const cpuRedis = (await redisCpuSeconds(admin)) - cpuRedis0;
   const stats = await admin.info('commandstats');
   let serverUsec = 0;
   const perCmd: Record<string, { calls: number; usec: number }> = {};
@@ -178,13 +178,6 @@ async function main(): Promise<void> {
   await admin.quit();
   await store.close();
   await server?.stop();
-}
-
-async function redisCpu(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const u = /used_cpu_user:([\d.]+)/.exec(info);
-  const s = /used_cpu_sys:([\d.]+)/.exec(info);
-  return Number(u?.[1] ?? 0) + Number(s?.[1] ?? 0);
 }
 
 main().catch((e: unknown) => {

@@ -52,6 +52,14 @@ export function percentile(values: number[], p: number): number {
 let clkTck: number | null = null;
 
 /** CPU seconds (user + system) process `pid` has used so far, from /proc (Linux); null elsewhere. */
+/** CPU seconds (user + system) a Redis server has used, from INFO cpu */
+export async function redisCpuSeconds(client: { info(section: 'cpu'): Promise<string> }): Promise<number> {
+  const info = await client.info('cpu');
+  const u = /used_cpu_user:([\d.]+)/.exec(info);
+  const s = /used_cpu_sys:([\d.]+)/.exec(info);
+  return Number(u?.[1] ?? 0) + Number(s?.[1] ?? 0);
+}
+
 export function cpuSecondsOf(pid: number | undefined): number | null {
   if (!pid) return null;
   try {
