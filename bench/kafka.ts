@@ -129,19 +129,25 @@ function spawnProducer(plan: ProducerPlan): Promise<{ sent: number; seconds: num
 }
 
 /** Drains the backlog with a fresh group whose handler does nothing: the adapter's own ceiling. */
-async function drainWithoutPipeline(kafka: ReturnType<typeof createKafkaClient>, total: number, concurrency: number, slice: number): Promise<{ seconds: number }> {
+async function drainWithoutPipeline(kafka: ReturnType<typeof createKafkaClient>, total: number, concurrency: number, slice: number): Promise<{ seconds: number; cpuSeconds: number }> {
   let seen = 0;
   let first = 0;
   let last = 0;
+  let cpuFirst = 0;
+  let cpuLast = 0;
   const ingest = createPingIngest({
     kafka,
     topic: TOPIC,
     groupId: 'bench-kafka-only',
     pipeline: {
       async processBatch(pings) {
-        if (first === 0) first = performance.now();
+        if (first === 0) {
+          first = performance.now();
+          cpuFirst = processCpuMicros();
+        }
         seen += pings.length;
         last = performance.now();
+        cpuLast = processCpuMicros();
         return { events: [] };
       },
     },
@@ -154,7 +160,13 @@ async function drainWithoutPipeline(kafka: ReturnType<typeof createKafkaClient>,
   await ingest.start();
   while (seen < total) await new Promise((r) => setTimeout(r, 50));
   await ingest.stop();
-  return { seconds: (last - first) / 1000 };
+  return { seconds: (last - first) / 1000, cpuSeconds: (cpuLast - cpuFirst) / 1e6 };
+}
+
+/** this process's CPU time in µs (every thread: kafkajs, decoding, the pipeline, the GC's helpers) */
+function processCpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 async function main(): Promise<void> {
@@ -228,7 +240,7 @@ async function main(): Promise<void> {
 
   // phase 0: the Kafka side alone (fetch, decode, validate, commit) with a handler that does nothing
   const raw = await drainWithoutPipeline(kafka, nPings, concurrency, Number(args.slice));
-  progress(`phase 0: ${nPings} pings consumed and decoded in ${raw.seconds.toFixed(2)} s = ${Math.round(nPings / raw.seconds)} pings/s (no pipeline, no Redis)`);
+  progress(`phase 0: ${nPings} pings consumed and decoded in ${raw.seconds.toFixed(2)} s = ${Math.round(nPings / raw.seconds)} pings/s (no pipeline, no Redis; consumer CPU ${((raw.cpuSeconds * 1e6) / nPings).toFixed(1)} µs a ping)`);
 
   // as main.ts opens it for a Kafka consumer (TAG_STATE_CACHE)
   const store = await createRedisStore({ url: redisUrl, ...names, tagStateCache: defaultConfig().tagStateCache });
@@ -240,10 +252,7 @@ async function main(): Promise<void> {
   let batches = 0;
   let inPipelineMs = 0;
   // this process's CPU time (the consumer: kafkajs, decoding, the pipeline) from the first batch to the last
-  const cpuMicros = (): number => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  };
+  const cpuMicros = processCpuMicros;
   let cpuAtFirst = 0;
   let cpuAtLast = 0;
   const counting: PingBatchProcessor = {
@@ -379,6 +388,7 @@ async function main(): Promise<void> {
     drainRedisCpuUsPerPing: Number(usPerPing(redisCpuDrain)),
     drainBrokerCpuUsPerPing: brokerCpuSeconds === null ? null : Number(usPerPing(brokerCpuSeconds)),
     kafkaOnlyPingsPerSec: Math.round(nPings / raw.seconds),
+    kafkaOnlyCpuUsPerPing: Number(((raw.cpuSeconds * 1e6) / nPings).toFixed(1)),
     p50Ms,
     p99Ms,
     maxMs,
