@@ -52,6 +52,16 @@ const BENCHES: Bench[] = [
     ],
   },
   {
+    name: 'kafka-produce',
+    file: 'bench/kafka-produce.ts',
+    headline: (j) => {
+      const rows = (j.byScenario as { scenario: string; pingsPerSec: number; cpuUsPerPing: number; maxStallMs: number }[] | undefined) ?? [];
+      return rows
+        .filter((r) => r.scenario.includes('in flight') || r.scenario.includes('one tag'))
+        .map((r) => [`HTTP 202 path, produce: ${r.scenario}`, `${fmtNum(r.pingsPerSec)} pings/s, ${r.cpuUsPerPing} µs CPU, stall ${r.maxStallMs} ms`, '', null] as [string, string, string, null]);
+    },
+  },
+  {
     name: 'postgis',
     file: 'bench/postgis.ts',
     headline: (j) => [

@@ -13,6 +13,8 @@ export interface KafkaMetrics {
   readonly messages: Counter<'topic' | 'outcome'>;
   readonly retries: Counter<'topic' | 'reason'>;
   readonly produced: Counter<'topic' | 'outcome'>;
+  /** produce requests sent (each carries the pings of every request that queued behind the one before) */
+  readonly produceSends: Counter<'topic'>;
   readonly rebalances: Counter<'group'>;
 }
 
@@ -61,6 +63,12 @@ export function kafkaMetrics(registry: Registry = new Registry()): KafkaMetrics 
       name: 'cordon_kafka_produced_total',
       help: 'Messages produced by Cordon (pings from HTTP, dead letters), by outcome',
       labelNames: ['topic', 'outcome'],
+      registers,
+    }),
+    produceSends: new Counter({
+      name: 'cordon_kafka_produce_sends_total',
+      help: 'Produce requests sent by Cordon; produced messages / sends = messages per request',
+      labelNames: ['topic'],
       registers,
     }),
     rebalances: new Counter({

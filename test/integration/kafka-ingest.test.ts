@@ -24,7 +24,10 @@ import {
   type ScenarioNames,
 } from '../support/kafka-scenario.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
-import { createKafkaClient, createKafkaProducer, type KafkaProducer } from '../../streams/kafka/index.ts';
+import { Registry } from 'prom-client';
+import { createKafkaClient, createKafkaProducer, kafkaMetrics, type KafkaProducer } from '../../streams/kafka/index.ts';
+import { MAX_MESSAGES_PER_SEND } from '../../streams/kafka/producer.ts';
+import { murmur2 } from '../../streams/kafka/partitioner.ts';
 
 let cluster: KafkaMockCluster;
 let redis: Redis;
@@ -33,7 +36,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   cluster = await startKafkaMock({
-    topics: { e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
+    topics: { chunks: 3, 'chunks.dlq': 1, together: 3, 'together.dlq': 1, e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
   });
   redis = new Redis(redisUrl);
 });
@@ -74,6 +77,77 @@ async function metricValue(c: RunningConsumer, name: string, labels: Record<stri
     .filter((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val))
     .reduce((sum, x) => sum + x.value, 0);
 }
+
+/** The first `n` messages of `topic` (a fresh group from the beginning): partition, offset, key and the ping's seq. */
+async function readTopic(topic: string, n: number): Promise<{ partition: number; offset: number; key: string; seq: number }[]> {
+  const kafka = createKafkaClient({ brokers: cluster.brokers, clientId: 'test-reader' });
+  const reader = kafka.consumer({ groupId: `${topic}-reader-${Date.now()}`, maxWaitTimeInMs: 100 });
+  cleanups.push(() => reader.disconnect());
+  await reader.connect();
+  await reader.subscribe({ topic, fromBeginning: true });
+  const got: { partition: number; offset: number; key: string; seq: number }[] = [];
+  await reader.run({
+    eachMessage: async ({ partition, message }) => {
+      got.push({ partition, offset: Number(message.offset), key: String(message.key), seq: (JSON.parse(String(message.value)) as { seq: number }).seq });
+    },
+  });
+  await waitFor(() => got.length >= n, 30_000, `${n} messages on ${topic}`);
+  await reader.stop();
+  return got;
+}
+
+describe('kafka producer', () => {
+  it('sends calls made while a send is in flight together, each call whole and in call order', async () => {
+    const registry = new Registry();
+    const producer = createKafkaProducer({
+      kafka: createKafkaClient({ brokers: cluster.brokers, clientId: 'test-producer' }),
+      topic: 'together',
+      dlqTopic: 'together.dlq',
+      metrics: kafkaMetrics(registry),
+    });
+    cleanups.push(() => producer.close());
+    await producer.connect();
+    // 40 requests at once, 25 pings each: each has its own tag, and all share TAG-SHARED (call order = seq order)
+    let seq = 0;
+    const calls = Array.from({ length: 40 }, (_, c) => Array.from({ length: 25 }, (_, k) => ({ tagId: k % 5 === 0 ? 'TAG-SHARED' : `TAG-C${c}`, ts: 1_000 + seq, seq: seq++ })));
+    await Promise.all(calls.map((pings) => producer.sendPings(pings)));
+    const sends = (await registry.getSingleMetric('cordon_kafka_produce_sends_total')?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
+    expect(sends).toBeGreaterThan(0);
+    expect(sends).toBeLessThan(calls.length / 4);
+
+    const got = await readTopic('together', seq);
+    expect(got.length).toBe(seq);
+    expect(new Set(got.map((g) => g.seq)).size).toBe(seq);
+    for (const p of [0, 1, 2]) {
+      const seqs = got.filter((g) => g.partition === p).sort((a, b) => a.offset - b.offset).map((g) => g.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    }
+  });
+
+  it('produces a list longer than one send whole and in order, each tag on the partition murmur2 names', async () => {
+    // one tag with most of the pings (a week's backlog uploaded at once), a few others around it
+    const pings = [];
+    for (let k = 0; k < 2_400; k++) pings.push({ tagId: k % 6 === 0 ? 'TAG-B' : 'TAG-BULK', ts: 1_000_000 + k, seq: k });
+    for (let k = 0; k < 100; k++) pings.push({ tagId: `TAG-${k % 7}`, ts: 2_000_000 + k, seq: 2_400 + k });
+    expect(pings.length).toBeGreaterThan(2 * MAX_MESSAGES_PER_SEND);
+    await testProducer('chunks').sendPings(pings);
+
+    const got = await readTopic('chunks', pings.length);
+
+    // whole, once each
+    expect(got.length).toBe(pings.length);
+    expect(new Set(got.map((g) => g.seq)).size).toBe(pings.length);
+    for (const g of got) {
+      // where the Java client (and kafkajs's DefaultPartitioner) would put the key
+      expect(g.partition, g.key).toBe((murmur2(g.key) & 0x7fffffff) % 3);
+    }
+    // in the order sent, on each partition
+    for (const p of [0, 1, 2]) {
+      const seqs = got.filter((g) => g.partition === p).sort((a, b) => a.offset - b.offset).map((g) => g.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    }
+  });
+});
 
 describe('kafka ingest', () => {
   it('turns produced pings into alert events exactly once and commits the offsets after writing', async () => {
