@@ -223,7 +223,11 @@ async function main(): Promise<void> {
 
   // phase 1: backlog
   const kafka = createKafkaClient({ brokers: cluster.brokers, clientId: 'bench' });
-  const loader = createKafkaProducer({ kafka, topic: TOPIC, dlqTopic: DLQ });
+  // One send (and one record batch per partition) for each chunk, as before the producer sent
+  // at most 1,000 messages a send: librdkafka's mock serves one record batch per partition per
+  // fetch, where a real broker fills a fetch with as many as fit, so the backlog is written in
+  // big ones to give the consumer the fetches it would get from a real broker.
+  const loader = createKafkaProducer({ kafka, topic: TOPIC, dlqTopic: DLQ, maxMessagesPerSend: 64_000 });
   await loader.connect();
   const loadStart = Date.now();
   // ~1,500 pings per partition per request: the mock serves one message set per partition per fetch

@@ -34,7 +34,10 @@ export class SendQueue {
   private readonly waiting: Waiter[] = [];
   private busy = false;
 
-  constructor(private readonly sendOnce: (messages: Message[]) => Promise<void>) {}
+  constructor(
+    private readonly sendOnce: (messages: Message[]) => Promise<void>,
+    private readonly maxPerSend: number = MAX_MESSAGES_PER_SEND,
+  ) {}
 
   push(messages: Message[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -49,9 +52,9 @@ export class SendQueue {
       while (this.waiting.length > 0) {
         const batch: Message[] = [];
         const carried: Waiter[] = [];
-        while (batch.length < MAX_MESSAGES_PER_SEND && this.waiting.length > 0) {
+        while (batch.length < this.maxPerSend && this.waiting.length > 0) {
           const w = this.waiting[0] as Waiter;
-          const n = Math.min(MAX_MESSAGES_PER_SEND - batch.length, w.messages.length - w.taken);
+          const n = Math.min(this.maxPerSend - batch.length, w.messages.length - w.taken);
           for (let i = 0; i < n; i++) batch.push(w.messages[w.taken + i] as Message);
           w.taken += n;
           carried.push(w);
@@ -112,6 +115,11 @@ export interface KafkaProducerOptions {
   dlqTopic: string;
   metrics?: KafkaMetrics;
   logger?: KafkaLogger;
+  /**
+   * Most messages a send (default MAX_MESSAGES_PER_SEND). A bulk loader that wants big record
+   * batches may raise it and pay kafkajs's grouping cost (see MAX_MESSAGES_PER_SEND).
+   */
+  maxMessagesPerSend?: number;
 }
 
 /**
@@ -158,7 +166,7 @@ export function createKafkaProducer(opts: KafkaProducerOptions): KafkaProducer {
           opts.metrics?.produced.inc({ topic, outcome: 'error' }, messages.length);
           throw new RetriableIngestError(`kafka produce to ${topic} failed: ${errorMessage(err)}`, { cause: err });
         }
-      });
+      }, Math.max(1, opts.maxMessagesPerSend ?? MAX_MESSAGES_PER_SEND));
       queues.set(topic, q);
     }
     return q;
