@@ -17,8 +17,9 @@
  * and the same process consumes the topic and judges the pings, as each instance does in
  * production. Reported: requests answered (accepted pings/s) and the pings the instance's
  * consumer judged in the same time (cordon_kafka_messages_total). The consumer shares the event
- * loop with the requests, and each of its rounds (fetch, judge, Redis, commit) is several awaits
- * long, so at full HTTP load it falls far behind; the mock also serves only one record batch per
+ * loop with the requests, and each of its rounds has several round trips (fetch, Redis commit,
+ * offset commit) whose replies wait their turn behind the requests, so at full HTTP load it falls
+ * far behind; the mock also serves only one record batch per
  * partition per fetch (a real broker fills the fetch), which makes the judged figure a floor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
