@@ -24,6 +24,11 @@ export interface Config {
   kafkaTopic: string;
   kafkaDlqTopic: string;
   kafkaGroupId: string;
+  /**
+   * false: with Kafka, this instance produces POST /v1/pings to the topic and serves the API, but
+   * joins no consumer group (an HTTP-ingest tier in front of consumer instances)
+   */
+  kafkaConsume: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   defaultAccuracyM: number;
   batteryLowPct: number;
@@ -144,6 +149,18 @@ const envSchema = z.object({
   KAFKA_TOPIC: str('em.pings', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
   KAFKA_DLQ_TOPIC: str('em.pings.dlq', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
   KAFKA_GROUP_ID: str('cordon', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka group id'),
+  KAFKA_CONSUME: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s === '') return true;
+      const l = s.toLowerCase();
+      if (l === 'true' || l === '1' || l === 'yes') return true;
+      if (l === 'false' || l === '0' || l === 'no') return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${s}")` });
+      return z.NEVER;
+    }),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -234,6 +251,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     kafkaTopic: e.KAFKA_TOPIC,
     kafkaDlqTopic: e.KAFKA_DLQ_TOPIC,
     kafkaGroupId: e.KAFKA_GROUP_ID,
+    kafkaConsume: e.KAFKA_CONSUME,
     logLevel: e.LOG_LEVEL,
     defaultAccuracyM: e.DEFAULT_ACCURACY_M,
     batteryLowPct: e.BATTERY_LOW_PCT,

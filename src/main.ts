@@ -26,7 +26,7 @@ async function openStore(config: Config, logger: Logger): Promise<CordonStore> {
   if (!config.redisUrl) return createMemoryStore(opts);
   const { createRedisStore } = await import('./stores/redis.ts');
   // a Kafka consumer owns its partitions' tags: it keeps their states instead of reading them back
-  const tagStateCache = config.kafkaBrokers.length > 0 ? config.tagStateCache : 0;
+  const tagStateCache = config.kafkaBrokers.length > 0 && config.kafkaConsume ? config.tagStateCache : 0;
   return createRedisStore({ ...opts, url: config.redisUrl, tagStateCache, logger: logger.child({ component: 'store' }) });
 }
 
@@ -50,6 +50,7 @@ async function openKafka(config: Config, logger: Logger, metrics: Metrics): Prom
     logger,
     registry: metrics.registry,
     defaultAccuracyM: config.defaultAccuracyM,
+    consume: config.kafkaConsume,
   });
   try {
     await kafka.connect();
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
     await app.close().catch(() => {});
     process.exit(1);
   }
-  if (kafka) await startKafkaConsumer(kafka, app.pipeline, config, metrics, logger);
+  if (kafka && config.kafkaConsume) await startKafkaConsumer(kafka, app.pipeline, config, metrics, logger);
   const shown = config.host === '0.0.0.0' || config.host === '::' ? address.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, '//localhost') : address;
 
   const lines = [
@@ -164,7 +165,9 @@ async function main(): Promise<void> {
     store.kind === 'memory'
       ? 'Store: embedded in-memory store. NOTHING PERSISTS: data is lost when the process stops (set REDIS_URL to keep it).'
       : `Store: Redis (keys under "${config.redisPrefix}:")`,
-    config.kafkaBrokers.length ? `Kafka: ${config.kafkaBrokers.length} broker(s), topic ${config.kafkaTopic}` : 'Kafka: not configured (HTTP ingest only)',
+    config.kafkaBrokers.length
+      ? `Kafka: ${config.kafkaBrokers.length} broker(s), topic ${config.kafkaTopic}${config.kafkaConsume ? `, consumer group ${config.kafkaGroupId}` : ' (producing only: KAFKA_CONSUME=false, no consumer here)'}`
+      : 'Kafka: not configured (HTTP ingest only)',
   ];
   if (generatedKey) {
     lines.push(
@@ -178,7 +181,7 @@ async function main(): Promise<void> {
   // The banner goes to stderr as plain text for a person; the structured line below is for log collectors.
   process.stderr.write(banner(lines));
   logger.info(
-    { url: shown, docs: `${shown}/docs`, store: store.kind, kafka: config.kafkaBrokers.length > 0, generatedAdminKey: generatedKey !== null },
+    { url: shown, docs: `${shown}/docs`, store: store.kind, kafka: config.kafkaBrokers.length > 0, kafkaConsume: config.kafkaBrokers.length > 0 && config.kafkaConsume, generatedAdminKey: generatedKey !== null },
     'cordon started',
   );
   if (generatedKey) logger.warn({ role: 'admin' }, 'generated an admin API key for this run (printed once in the start banner); set CORDON_API_KEYS to choose your own');

@@ -15,6 +15,8 @@ export interface KafkaRuntimeOptions {
   /** the service's /metrics registry: the Kafka collectors are registered on it */
   registry?: Registry;
   defaultAccuracyM?: number;
+  /** false: produce only, never join the group (startConsumer is not called); readiness is the producer's */
+  consume?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface KafkaRuntime {
     pipeline: PingBatchProcessor,
     hooks?: Pick<PingIngestOptions, 'onBatch' | 'onDeadLetters' | 'onFatal'>,
   ): Promise<void>;
-  /** producer connected and consumer in its group */
+  /** producer connected and consumer in its group (producer only with `consume: false`) */
   isReady(): boolean;
   /** drains in-flight batches, commits, leaves the group (idempotent) */
   stopConsumer(): Promise<void>;
@@ -51,6 +53,7 @@ export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
     connect: () => producer.connect(),
     async startConsumer(pipeline, hooks = {}) {
       if (ingest) throw new Error('the Kafka consumer is already started');
+      if (opts.consume === false) throw new Error('this Kafka runtime produces only (consume: false)');
       ingest = createPingIngest({
         kafka,
         topic: opts.topic,
@@ -64,7 +67,7 @@ export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
       });
       await ingest.start();
     },
-    isReady: () => producer.isConnected() && (ingest?.isReady() ?? false),
+    isReady: () => producer.isConnected() && (opts.consume === false || (ingest?.isReady() ?? false)),
     stopConsumer: async () => {
       await ingest?.stop();
     },

@@ -36,7 +36,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   cluster = await startKafkaMock({
-    topics: { chunks: 3, 'chunks.dlq': 1, together: 3, 'together.dlq': 1, e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
+    topics: { chunks: 3, 'chunks.dlq': 1, together: 3, 'together.dlq': 1, front: 2, 'front.dlq': 1, e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
   });
   redis = new Redis(redisUrl);
 });
@@ -305,6 +305,58 @@ describe('kafka ingest', () => {
     expect(opened.size).toBe(expected);
     expect([...opened.values()].every((n) => n === 1)).toBe(true);
     expect([...countByAlert(after, 'alert.ended').values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('with KAFKA_CONSUME=false the service produces POST /v1/pings (202) and is ready, but joins no consumer group', async () => {
+    const own = await startRedisServer();
+    cleanups.push(() => own.stop());
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: own.url,
+        KAFKA_BROKERS: cluster.bootstrap,
+        KAFKA_TOPIC: 'front',
+        KAFKA_DLQ_TOPIC: 'front.dlq',
+        KAFKA_GROUP_ID: 'g-front',
+        KAFKA_CONSUME: 'false',
+        CORDON_API_KEYS: 'admin:test-admin-key',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' };
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 40_000, `service ready (stderr: ${stderr})`);
+    expect(((await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, boolean> }).checks.kafka).toBe(true);
+    await waitFor(() => stderr.includes('producing only'), 10_000, 'the start banner');
+    expect((await fetch(`${base}/v1/subjects/S1`, { method: 'PUT', headers, body: JSON.stringify({ tagId: 'FRONT-1' }) })).status).toBe(201);
+    const pings = [0, 1, 2].map((k) => ({ tagId: 'FRONT-1', ts: Date.now() + k, lat: 51.5, lon: -0.12, accuracyM: 8, seq: k }));
+    const accepted = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: JSON.stringify(pings) });
+    expect(accepted.status).toBe(202);
+
+    // on the topic, in order
+    const got = await readTopic('front', 3);
+    expect(got.map((g) => g.seq)).toEqual([0, 1, 2]);
+    // and nobody here judged them: no group join, nothing consumed or committed
+    const o = await offsetsOf(adminClient(cluster.brokers), 'g-front', 'front');
+    expect(o.committed.every((c) => c <= 0)).toBe(true);
+    const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
+    expect(metrics).not.toMatch(/cordon_kafka_messages_total\{topic="front"/);
+    expect(metrics).not.toMatch(/cordon_kafka_group_joins_total\{/);
+    expect(metrics).toMatch(/cordon_kafka_produced_total\{topic="front",outcome="ok"\} 3/);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('runs in the service: POST /v1/pings answers 202, the consumer raises the alert, /readyz and /metrics show Kafka, SIGTERM commits and exits 0', async () => {

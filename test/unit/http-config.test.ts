@@ -12,6 +12,7 @@ describe('configuration', () => {
       kafkaTopic: 'em.pings',
       kafkaDlqTopic: 'em.pings.dlq',
       kafkaGroupId: 'cordon',
+      kafkaConsume: true,
       defaultAccuracyM: 10,
       batteryLowPct: 15,
       signalLostAfterS: 600,
@@ -37,6 +38,9 @@ describe('configuration', () => {
     ]);
     expect(c.kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
     expect(c.logLevel).toBe('debug');
+    expect(loadConfig({ KAFKA_CONSUME: 'false' }).kafkaConsume).toBe(false);
+    expect(loadConfig({ KAFKA_CONSUME: ' NO ' }).kafkaConsume).toBe(false);
+    expect(loadConfig({ KAFKA_CONSUME: '1' }).kafkaConsume).toBe(true);
   });
 
   it.each([
@@ -53,6 +57,7 @@ describe('configuration', () => {
     ['CORDON_API_KEYS', 'admin:a,monitor:a'],
     ['RATE_LIMIT_MAX', 'lots'],
     ['TAG_STATE_CACHE', '-5'],
+    ['KAFKA_CONSUME', 'sometimes'],
   ])('a bad %s (%s) is refused with a message naming it', (name, value) => {
     let err: unknown;
     try {
