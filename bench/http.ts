@@ -10,6 +10,7 @@
  *   npm run bench:http [-- --zones 10000 --tags 50000 --seconds 10 --quick --json]
  *   npm run bench:http -- --redis redis://127.0.0.1:6379     (Redis store)
  *   npm run bench:http -- --kafka                             (Kafka: the 202 path, see below)
+ *   npm run bench:http -- --kafka --produce-only              (the same with KAFKA_CONSUME=false)
  *   npm run bench:http -- --profile /tmp/prof                 (node --cpu-prof in the service)
  *
  * --kafka runs the service as a Kafka instance: librdkafka's mock cluster (topic em.pings, 12
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '42' },
     redis: { type: 'string' },
     kafka: { type: 'boolean', default: false },
+    'produce-only': { type: 'boolean', default: false },
     profile: { type: 'string' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -96,6 +98,7 @@ async function startService(port: number): Promise<ChildProcess> {
   else delete env.REDIS_URL;
   if (kafkaEnv) {
     Object.assign(env, { KAFKA_BROKERS: kafkaEnv.brokers, KAFKA_TOPIC: KAFKA_TOPIC, KAFKA_DLQ_TOPIC: `${KAFKA_TOPIC}.dlq`, KAFKA_GROUP_ID: 'bench-http', REDIS_URL: kafkaEnv.redisUrl });
+    if (args['produce-only']) env.KAFKA_CONSUME = 'false';
   }
   const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
     if (!args.redis) ownRedis = await startRedisServer();
     kafkaEnv = { brokers: cluster.bootstrap, redisUrl: args.redis ?? ownRedis!.url };
   }
-  const storeName = args.kafka ? 'Kafka (202), Redis store' : args.redis ? 'Redis store' : 'memory store';
+  const storeName = args.kafka ? `Kafka (202)${args['produce-only'] ? ', KAFKA_CONSUME=false' : ''}, Redis store` : args.redis ? 'Redis store' : 'memory store';
   progress(`starting the service on ${base} (${storeName})`);
   let child: ChildProcess;
   try {
