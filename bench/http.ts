@@ -19,9 +19,10 @@
  * production. Reported: requests answered (accepted pings/s) and the pings the instance's
  * consumer judged in the same time (cordon_kafka_messages_total). The consumer shares the event
  * loop with the requests, and each of its rounds has several round trips (fetch, Redis commit,
- * offset commit) whose replies wait their turn behind the requests, so at full HTTP load it falls
- * far behind; the mock also serves only one record batch per
- * partition per fetch (a real broker fills the fetch), which makes the judged figure a floor.
+ * offset commit) whose replies wait their turn behind the requests, so at full HTTP load it
+ * falls far behind; the mock also serves only one record batch per partition per fetch (a real
+ * broker fills the fetch), which makes the judged figure a floor. --produce-only starts the
+ * service with KAFKA_CONSUME=false (no consumer in it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -48,6 +49,13 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
+
+if (args['produce-only'] && !args.kafka) {
+  process.stderr.write('bench:http: --produce-only needs --kafka\n');
+  process.exit(2);
+}
+/** --kafka with a consumer in the service: its judged pings are counted */
+const judging = args.kafka && !args['produce-only'];
 
 const quick = args.quick;
 const nZones = quick ? 2000 : Number(args.zones);
@@ -245,7 +253,7 @@ async function main(): Promise<void> {
       const connections = connectionsFor(batch);
       progress(`batch ${batch}: ${connections} connections for ${secs} s${record ? '' : ' (warm-up)'}`);
       const cpu0 = cpuSecondsOf(child.pid);
-      const judged0 = args.kafka ? await judgedSoFar(base) : 0;
+      const judged0 = judging ? await judgedSoFar(base) : 0;
       const result = await autocannon({
         url: base,
         connections,
@@ -260,7 +268,7 @@ async function main(): Promise<void> {
         ],
       });
       const ok = result['2xx'];
-      const judged = args.kafka ? ((await judgedSoFar(base)) - judged0) / secs : null;
+      const judged = judging ? ((await judgedSoFar(base)) - judged0) / secs : null;
       const cpu1 = cpuSecondsOf(child.pid);
       const cpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
       const p: Phase = {
@@ -288,14 +296,14 @@ async function main(): Promise<void> {
 
   const m = await machine();
   process.stdout.write(`\nCordon HTTP ingest — ${storeName}, ${nZones} zones, ${nTags} tags, ${m.cpu} x${m.cores}\n\n`);
-  const judgedCol = args.kafka ? ['judged pings/s'] : [];
+  const judgedCol = judging ? ['judged pings/s'] : [];
   process.stdout.write(
     formatTable(
       ['pings/request', 'connections', 'requests/s', 'pings/s', 'pings/service-CPU-s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', ...judgedCol],
-      phases.map((p) => [p.batch, p.connections, p.requestsPerSec, p.pingsPerSec, p.pingsPerServiceCpuSec ?? 'n/a', p.p50Ms, p.p99Ms, p.non2xx, p.errors, ...(args.kafka ? [p.judgedPerSec ?? 0] : [])]),
+      phases.map((p) => [p.batch, p.connections, p.requestsPerSec, p.pingsPerSec, p.pingsPerServiceCpuSec ?? 'n/a', p.p50Ms, p.p99Ms, p.non2xx, p.errors, ...(judging ? [p.judgedPerSec ?? 0] : [])]),
     ) + '\n',
   );
-  if (args.kafka) process.stdout.write('\npings/s: answered 202 (produced); judged pings/s: what the same process\'s consumer judged meanwhile\n');
+  if (args.kafka) process.stdout.write(`\npings/s: answered 202 (produced)${judging ? "; judged pings/s: what the same process's consumer judged meanwhile" : ''}\n`);
   const main100 = phases.find((p) => p.batch === 100) ?? phases[0];
   if (main100 && !args.kafka) process.stdout.write(`\n100/request: ${fmtNum(main100.pingsPerSec)} pings/s, p99 ${main100.p99Ms} ms (target ≥ 150,000 pings/s with p99 < 25 ms)\n`);
   emitJson(args.json, {
