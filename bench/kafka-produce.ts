@@ -14,6 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createKafkaClient, createKafkaProducer, type PingRecord } from '../streams/kafka/index.ts';
 import { startKafkaMock } from '../test/support/kafka-mock.ts';
+import { Rng } from './lib/engine-world.ts';
 import { emitJson, fmtNum, formatTable, machine, progress } from './lib/table.ts';
 
 const { values: args } = parseArgs({
@@ -27,18 +28,6 @@ const { values: args } = parseArgs({
 });
 
 const TOPIC = 'em.pings';
-
-/** mulberry32: a small seeded generator */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Scenario {
   name: string;
@@ -62,7 +51,8 @@ async function main(): Promise<void> {
   const quick = args.quick;
   const partitions = Number(args.partitions);
   const nTags = Number(args.tags);
-  const random = rng(Number(args.seed));
+  const rng = new Rng(Number(args.seed));
+  const random = () => rng.next();
   const tags = Array.from({ length: nTags }, (_, i) => `TAG-${String(i).padStart(6, '0')}`);
   let ts = Date.UTC(2026, 11, 1);
   const request = (n: number, oneTag: boolean): PingRecord[] => {

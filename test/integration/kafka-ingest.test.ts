@@ -96,6 +96,39 @@ async function readTopic(topic: string, n: number): Promise<{ partition: number;
   return got;
 }
 
+/** `src/main.ts` as a Kafka instance on `topic` (its own Redis, key test-admin-key); killed at cleanup. */
+async function startInstance(topic: string, groupId: string, extraEnv: Record<string, string> = {}) {
+  const own = await startRedisServer();
+  cleanups.push(() => own.stop());
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: own.url,
+      KAFKA_BROKERS: cluster.bootstrap,
+      KAFKA_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+      KAFKA_GROUP_ID: groupId,
+      CORDON_API_KEYS: 'admin:test-admin-key',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const out = { stderr: '' };
+  child.stderr?.on('data', (d: Buffer) => (out.stderr = (out.stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 40_000, `service ready (stderr: ${out.stderr})`);
+  return { child, exited, base, redisUrl: own.url, out, headers: { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' } };
+}
+
 describe('kafka producer', () => {
   it('sends calls made while a send is in flight together, each call whole and in call order', async () => {
     const registry = new Registry();
@@ -308,37 +341,9 @@ describe('kafka ingest', () => {
   });
 
   it('with KAFKA_CONSUME=false the service produces POST /v1/pings (202) and is ready, but joins no consumer group', async () => {
-    const own = await startRedisServer();
-    cleanups.push(() => own.stop());
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_URL: own.url,
-        KAFKA_BROKERS: cluster.bootstrap,
-        KAFKA_TOPIC: 'front',
-        KAFKA_DLQ_TOPIC: 'front.dlq',
-        KAFKA_GROUP_ID: 'g-front',
-        KAFKA_CONSUME: 'false',
-        CORDON_API_KEYS: 'admin:test-admin-key',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const headers = { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' };
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 40_000, `service ready (stderr: ${stderr})`);
+    const { child, exited, base, out, headers } = await startInstance('front', 'g-front', { KAFKA_CONSUME: 'false' });
     expect(((await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, boolean> }).checks.kafka).toBe(true);
-    await waitFor(() => stderr.includes('producing only'), 10_000, 'the start banner');
+    await waitFor(() => out.stderr.includes('producing only'), 10_000, 'the start banner');
     expect((await fetch(`${base}/v1/subjects/S1`, { method: 'PUT', headers, body: JSON.stringify({ tagId: 'FRONT-1' }) })).status).toBe(201);
     const pings = [0, 1, 2].map((k) => ({ tagId: 'FRONT-1', ts: Date.now() + k, lat: 51.5, lon: -0.12, accuracyM: 8, seq: k }));
     const accepted = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: JSON.stringify(pings) });
@@ -360,36 +365,9 @@ describe('kafka ingest', () => {
   });
 
   it('runs in the service: POST /v1/pings answers 202, the consumer raises the alert, /readyz and /metrics show Kafka, SIGTERM commits and exits 0', async () => {
-    const own = await startRedisServer();
-    cleanups.push(() => own.stop());
-    const ownRedis = new Redis(own.url);
+    const { child, exited, base, redisUrl: ownUrl, headers } = await startInstance('main.pings', 'g-main');
+    const ownRedis = new Redis(ownUrl);
     cleanups.push(async () => ownRedis.disconnect());
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_URL: own.url,
-        KAFKA_BROKERS: cluster.bootstrap,
-        KAFKA_TOPIC: 'main.pings',
-        KAFKA_DLQ_TOPIC: 'main.pings.dlq',
-        KAFKA_GROUP_ID: 'g-main',
-        CORDON_API_KEYS: 'admin:test-admin-key',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const headers = { authorization: 'Bearer test-admin-key', 'content-type': 'application/json' };
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 40_000, `service ready (stderr: ${stderr})`);
     const ready = (await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, boolean> };
     expect(ready.checks.kafka).toBe(true);
 
