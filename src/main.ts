@@ -61,20 +61,24 @@ async function openKafka(config: Config, logger: Logger, metrics: Metrics): Prom
   return kafka;
 }
 
+/** A produce that the brokers did not take, as the 503 the client may retry. */
+async function unavailableAs503(produced: Promise<void>): Promise<void> {
+  try {
+    await produced;
+  } catch (err) {
+    throw new HttpProblem(503, 'kafka-unavailable', `Kafka did not accept the pings (${(err as Error).message}); some may have been; retrying is safe (repeated pings change nothing).`, {
+      headers: { 'retry-after': '1' },
+    });
+  }
+}
+
 /** With Kafka, POST /v1/pings produces (503 when the brokers do not take them) and /readyz checks the group. */
 function kafkaAppDeps(kafka: KafkaRuntime | null): Pick<AppDeps, 'pingSink' | 'readiness'> {
   if (!kafka) return {};
   return {
     pingSink: {
-      async sendPings(pings) {
-        try {
-          await kafka.producer.sendPings(pings);
-        } catch (err) {
-          throw new HttpProblem(503, 'kafka-unavailable', `Kafka did not accept the pings (${(err as Error).message}); some may have been; retrying is safe (repeated pings change nothing).`, {
-            headers: { 'retry-after': '1' },
-          });
-        }
-      },
+      sendPings: (pings) => unavailableAs503(kafka.producer.sendPings(pings)),
+      sendPingBytes: (items) => unavailableAs503(kafka.producer.sendPingBytes(items)),
     },
     readiness: { kafka: () => kafka.isReady() },
   };

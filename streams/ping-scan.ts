@@ -252,8 +252,12 @@ export function scanPingMessage(b: Buffer, defAcc: number): ScannedPing | null {
   return r;
 }
 
-/** An HTTP body: one ping or an array of at most `max`; null = take the general path. */
-export function scanPingBody(b: Buffer, defAcc: number, max: number): { pings: Ping[]; extras: (Record<string, unknown> | null)[] } | null {
+/**
+ * An HTTP body: one ping or an array of at most `max`; null = take the general path. With
+ * `spans`, each item's bytes are also given as [start, end) offsets into `b`, two numbers an item
+ * (the ping object exactly as sent, for forwarding it unchanged).
+ */
+export function scanPingBody(b: Buffer, defAcc: number, max: number, spans?: number[]): { pings: Ping[]; extras: (Record<string, unknown> | null)[] } | null {
   const end = b.length;
   let i = skipWs(b, 0, end);
   const pings: Ping[] = [];
@@ -268,6 +272,7 @@ export function scanPingBody(b: Buffer, defAcc: number, max: number): { pings: P
         if (r === null) return null;
         pings.push(r.ping);
         extras.push(r.extras);
+        if (spans !== undefined) spans.push(skipWs(b, i, end), r.end);
         i = skipWs(b, r.end, end);
         if (b[i] === 0x2c) {
           i++;
@@ -283,6 +288,7 @@ export function scanPingBody(b: Buffer, defAcc: number, max: number): { pings: P
     if (r === null) return null;
     pings.push(r.ping);
     extras.push(r.extras);
+    if (spans !== undefined) spans.push(i, r.end);
     i = r.end;
   }
   return skipWs(b, i, end) === end ? { pings, extras } : null;

@@ -102,6 +102,8 @@ export interface KafkaProducer {
   connect(): Promise<void>;
   /** Produces pings to the ingest topic, key = tagId; resolves when every replica acked. */
   sendPings(pings: readonly PingRecord[]): Promise<void>;
+  /** The same for pings already in JSON: each value goes as it is (the bytes a client sent). */
+  sendPingBytes(items: readonly { tagId: string; value: Buffer }[]): Promise<void>;
   /** Produces dead letters; resolves when acked (before the source offset may be committed). */
   sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
   isConnected(): boolean;
@@ -186,6 +188,13 @@ export function createKafkaProducer(opts: KafkaProducerOptions): KafkaProducer {
       await send(
         opts.topic,
         pings.map((p) => ({ key: p.tagId, value: JSON.stringify(p), timestamp: now })),
+      );
+    },
+    async sendPingBytes(items) {
+      const now = String(Date.now());
+      await send(
+        opts.topic,
+        items.map((p) => ({ key: p.tagId, value: p.value, timestamp: now })),
       );
     },
     async sendDeadLetters(letters) {

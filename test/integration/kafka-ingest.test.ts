@@ -78,17 +78,18 @@ async function metricValue(c: RunningConsumer, name: string, labels: Record<stri
     .reduce((sum, x) => sum + x.value, 0);
 }
 
-/** The first `n` messages of `topic` (a fresh group from the beginning): partition, offset, key and the ping's seq. */
-async function readTopic(topic: string, n: number): Promise<{ partition: number; offset: number; key: string; seq: number }[]> {
+/** The first `n` messages of `topic` (a fresh group from the beginning): partition, offset, key, the ping's seq and the value. */
+async function readTopic(topic: string, n: number): Promise<{ partition: number; offset: number; key: string; seq: number; value: string }[]> {
   const kafka = createKafkaClient({ brokers: cluster.brokers, clientId: 'test-reader' });
   const reader = kafka.consumer({ groupId: `${topic}-reader-${Date.now()}`, maxWaitTimeInMs: 100 });
   cleanups.push(() => reader.disconnect());
   await reader.connect();
   await reader.subscribe({ topic, fromBeginning: true });
-  const got: { partition: number; offset: number; key: string; seq: number }[] = [];
+  const got: { partition: number; offset: number; key: string; seq: number; value: string }[] = [];
   await reader.run({
     eachMessage: async ({ partition, message }) => {
-      got.push({ partition, offset: Number(message.offset), key: String(message.key), seq: (JSON.parse(String(message.value)) as { seq: number }).seq });
+      const value = String(message.value);
+      got.push({ partition, offset: Number(message.offset), key: String(message.key), seq: (JSON.parse(value) as { seq: number }).seq, value });
     },
   });
   await waitFor(() => got.length >= n, 30_000, `${n} messages on ${topic}`);
@@ -345,20 +346,26 @@ describe('kafka ingest', () => {
     expect(((await (await fetch(`${base}/readyz`)).json()) as { checks: Record<string, boolean> }).checks.kafka).toBe(true);
     await waitFor(() => out.stderr.includes('producing only'), 10_000, 'the start banner');
     expect((await fetch(`${base}/v1/subjects/S1`, { method: 'PUT', headers, body: JSON.stringify({ tagId: 'FRONT-1' }) })).status).toBe(201);
-    const pings = [0, 1, 2].map((k) => ({ tagId: 'FRONT-1', ts: Date.now() + k, lat: 51.5, lon: -0.12, accuracyM: 8, seq: k }));
-    const accepted = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: JSON.stringify(pings) });
+    // as a gateway might send them: spaces, a field of its own
+    const items = [0, 1, 2].map((k) => `{ "tagId": "FRONT-1", "ts": ${Date.now() + k},\n  "lat": 51.5, "lon": -0.12, "accuracyM": 8, "seq": ${k}, "gw": "north-${k}" }`);
+    const accepted = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: `[\n${items.join(' ,\n')}\n]` });
     expect(accepted.status).toBe(202);
+    // a body the scanner leaves to the general path (an escape) is produced as its JSON
+    const escaped = await fetch(`${base}/v1/pings`, { method: 'POST', headers, body: '{"tagId":"FRONT-1","ts":1764800000000,"lat":51.5,"lon":-0.12,"seq":3,"gw":"\\u0041"}' });
+    expect(escaped.status).toBe(202);
 
-    // on the topic, in order
-    const got = await readTopic('front', 3);
-    expect(got.map((g) => g.seq)).toEqual([0, 1, 2]);
+    // on the topic, in order, each ping exactly as it was sent
+    const got = await readTopic('front', 4);
+    expect(got.map((g) => g.seq)).toEqual([0, 1, 2, 3]);
+    expect(got.slice(0, 3).map((g) => g.value)).toEqual(items);
+    expect(JSON.parse(got[3]!.value)).toMatchObject({ tagId: 'FRONT-1', seq: 3, gw: 'A' });
     // and nobody here judged them: no group join, nothing consumed or committed
     const o = await offsetsOf(adminClient(cluster.brokers), 'g-front', 'front');
     expect(o.committed.every((c) => c <= 0)).toBe(true);
     const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
     expect(metrics).not.toMatch(/cordon_kafka_messages_total\{topic="front"/);
     expect(metrics).not.toMatch(/cordon_kafka_group_joins_total\{/);
-    expect(metrics).toMatch(/cordon_kafka_produced_total\{topic="front",outcome="ok"\} 3/);
+    expect(metrics).toMatch(/cordon_kafka_produced_total\{topic="front",outcome="ok"\} 4/);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

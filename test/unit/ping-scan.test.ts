@@ -114,8 +114,12 @@ describe('ping scanner', () => {
     let scanned = 0;
     fc.assert(
       fc.property(fc.array(pingText, { maxLength: 6 }), fc.boolean(), ws, (items, single, sp) => {
-        const text = single && items.length > 0 ? (items[0] as string) : `${sp}[${sp}${items.join(',')}]${sp}`;
-        const s = scanPingBody(Buffer.from(text), 10, 4);
+        const text = single && items.length > 0 ? `${sp}${items[0] as string}${sp}` : `${sp}[${sp}${items.join(`${sp},${sp}`)}]${sp}`;
+        const bytes = Buffer.from(text);
+        const spans: number[] = [];
+        const s = scanPingBody(bytes, 10, 4, spans);
+        const alone = scanPingBody(bytes, 10, 4);
+        expect(alone === null).toBe(s === null);
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
@@ -130,6 +134,14 @@ describe('ping scanner', () => {
         if (!general.ok) return;
         expect(same(s.pings, general.pings)).toBe(true);
         expect(same(s.extras, general.extras)).toBe(true);
+        // each item's bytes, exactly as sent: the same JSON value as that item of the body
+        expect(spans.length).toBe(2 * s.pings.length);
+        const values = Array.isArray(parsed) ? parsed : [parsed];
+        for (let k = 0; k < s.pings.length; k++) {
+          const item = bytes.subarray(spans[2 * k], spans[2 * k + 1]).toString('utf8');
+          expect(item.startsWith('{') && item.endsWith('}'), item).toBe(true);
+          expect(JSON.parse(item)).toEqual(values[k]);
+        }
       }),
       { numRuns: 3000 },
     );

@@ -22,6 +22,8 @@ import { doc, jsonBody } from '../validate.ts';
 export interface PingSink {
   /** the pings as received (extra fields kept), keyed by tagId; resolves when durably accepted */
   sendPings(pings: readonly { tagId: string; [field: string]: unknown }[]): Promise<void>;
+  /** the same, each ping as the JSON bytes the client sent (a body the scanner read) */
+  sendPingBytes?(items: readonly { tagId: string; value: Buffer }[]): Promise<void>;
 }
 
 const ROLES = ['ingest'] as const;
@@ -31,6 +33,9 @@ class ScannedPings {
   constructor(
     readonly pings: Ping[],
     readonly extras: (Record<string, unknown> | null)[],
+    /** with a ping sink: the body, and each ping's [start, end) in it (two numbers a ping) */
+    readonly body: Buffer | null = null,
+    readonly spans: number[] | null = null,
   ) {}
 }
 
@@ -40,18 +45,21 @@ export function pingRoutes(opts: { pipeline: IngestPipeline; sink: PingSink | nu
     const { pipeline, sink } = opts;
     const decodeOpts = { defaultAccuracyM: config.defaultAccuracyM, maxBatch: MAX_PINGS_PER_REQUEST };
 
-    if (!sink) {
-      // Judged here: a body in the usual form is read into pings straight from its bytes
-      // (streams/ping-scan.ts, ~14% of ingest was JSON.parse). Anything else, and every error,
-      // goes through the app's JSON parser and the codec as before. (With Kafka the pings are
-      // forwarded as received, so they are parsed the general way.)
+    // A body in the usual form is read into pings straight from its bytes (streams/ping-scan.ts,
+    // ~14% of ingest was JSON.parse). Anything else, and every error, goes through the app's JSON
+    // parser and the codec as before. With Kafka, the scanner also gives each ping's bytes, which
+    // are produced as they came (no JSON.parse and JSON.stringify per ping, and the topic holds
+    // exactly what the client sent).
+    const forwardBytes = sink !== null && sink.sendPingBytes !== undefined;
+    if (!sink || forwardBytes) {
       const general = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
       app.removeContentTypeParser('application/json');
       app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
         const buf = body as Buffer;
-        const scanned = scanPingBody(buf, config.defaultAccuracyM, MAX_PINGS_PER_REQUEST);
+        const spans = forwardBytes ? [] : undefined;
+        const scanned = scanPingBody(buf, config.defaultAccuracyM, MAX_PINGS_PER_REQUEST, spans);
         if (scanned !== null) {
-          done(null, new ScannedPings(scanned.pings, scanned.extras));
+          done(null, new ScannedPings(scanned.pings, scanned.extras, forwardBytes ? buf : null, spans ?? null));
           return;
         }
         general(req, buf.toString('utf8'), done);
@@ -106,9 +114,15 @@ export function pingRoutes(opts: { pipeline: IngestPipeline; sink: PingSink | nu
         if (r.pings.length === 0) return reply.code(sink ? 202 : 200).send(sink ? { accepted: 0 } : { accepted: 0, alerts: [] });
 
         if (sink) {
-          const raw = (Array.isArray(body) ? body : [body]) as { tagId: string }[];
           // Counted as processed by the consumer that judges them, not here.
-          await sink.sendPings(raw);
+          if (body instanceof ScannedPings && body.body !== null && body.spans !== null && sink.sendPingBytes) {
+            const { pings, spans, body: bytes } = body;
+            const items = new Array<{ tagId: string; value: Buffer }>(pings.length);
+            for (let k = 0; k < pings.length; k++) items[k] = { tagId: (pings[k] as Ping).tagId, value: bytes.subarray(spans[2 * k], spans[2 * k + 1]) };
+            await sink.sendPingBytes(items);
+          } else {
+            await sink.sendPings((Array.isArray(body) ? body : [body]) as { tagId: string }[]);
+          }
           return reply.code(202).send({ accepted: r.pings.length });
         }
 
