@@ -106,6 +106,21 @@ const str = (def: string, re?: RegExp, what?: string) =>
       return s;
     });
 
+/** true|1|yes or false|0|no, any case */
+const bool = (def: boolean) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s === '') return def;
+      const l = s.toLowerCase();
+      if (l === 'true' || l === '1' || l === 'yes') return true;
+      if (l === 'false' || l === '0' || l === 'no') return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${s}")` });
+      return z.NEVER;
+    });
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const envSchema = z.object({
@@ -149,18 +164,7 @@ const envSchema = z.object({
   KAFKA_TOPIC: str('em.pings', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
   KAFKA_DLQ_TOPIC: str('em.pings.dlq', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name'),
   KAFKA_GROUP_ID: str('cordon', /^[A-Za-z0-9._-]{1,249}$/, 'a Kafka group id'),
-  KAFKA_CONSUME: z
-    .string()
-    .trim()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s === '') return true;
-      const l = s.toLowerCase();
-      if (l === 'true' || l === '1' || l === 'yes') return true;
-      if (l === 'false' || l === '0' || l === 'no') return false;
-      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${s}")` });
-      return z.NEVER;
-    }),
+  KAFKA_CONSUME: bool(true),
   LOG_LEVEL: z
     .string()
     .trim()

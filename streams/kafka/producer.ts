@@ -180,23 +180,20 @@ export function createKafkaProducer(opts: KafkaProducerOptions): KafkaProducer {
     await queueOf(topic).push(messages);
   };
 
+  /** pings onto the ingest topic, keyed by tag, stamped with one produce time */
+  const sendKeyed = (items: readonly { tagId: string; value: Buffer | string }[]) => {
+    const now = String(Date.now());
+    return send(
+      opts.topic,
+      items.map((p) => ({ key: p.tagId, value: p.value, timestamp: now })),
+    );
+  };
+
   return {
     connect,
     isConnected: () => connected,
-    async sendPings(pings) {
-      const now = String(Date.now());
-      await send(
-        opts.topic,
-        pings.map((p) => ({ key: p.tagId, value: JSON.stringify(p), timestamp: now })),
-      );
-    },
-    async sendPingBytes(items) {
-      const now = String(Date.now());
-      await send(
-        opts.topic,
-        items.map((p) => ({ key: p.tagId, value: p.value, timestamp: now })),
-      );
-    },
+    sendPings: (pings) => sendKeyed(pings.map((p) => ({ tagId: p.tagId, value: JSON.stringify(p) }))),
+    sendPingBytes: (items) => sendKeyed(items),
     async sendDeadLetters(letters) {
       await send(
         opts.dlqTopic,
