@@ -48,7 +48,7 @@ import type {
   ZoneVersionRecord,
 } from '../../streams/ports.ts';
 import { alertAfter, compareEventIds, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
-import { Trail } from './trail.ts';
+import { TrailLog, type TrailHead, type TrailLogOptions } from './trail.ts';
 
 interface StoredAlert {
   /** the engine's latest view (epoch ms; a shallow copy of what the change carried) */
@@ -70,7 +70,7 @@ interface ZoneEntry {
 
 
 /** Everything kept per tag, behind one map lookup (the ingest path touches all of it per ping). */
-interface TagSlot {
+interface TagSlot extends TrailHead {
   /** the tracker state (undefined = none: never written, or cleared by a new assignment) */
   state: TagStateBlob | undefined;
   /** its revision (0 while state is undefined); on the slot itself: one object less to reach per ping */
@@ -81,7 +81,9 @@ interface TagSlot {
    * slot then kept alive through the next young-generation collection.
    */
   due: number;
-  trail: Trail | undefined;
+  /** the newest of its points in the store's trail log (-1: none) and its chain's length */
+  head: number;
+  count: number;
 }
 
 /** the contract engine part of a stored alert: openedAt stays the episode's first, confidence never falls */
@@ -120,6 +122,11 @@ function lowerBound<T>(arr: readonly T[], before: (el: T) => boolean): number {
   return lo;
 }
 
+export interface MemoryStoreOptions extends StoreOptions {
+  /** the trail log's chunk size and compaction slack (tests use tiny ones) */
+  trail?: TrailLogOptions;
+}
+
 export class MemoryStore implements CordonStore {
   readonly kind = 'memory' as const;
   private readonly clock: Clock;
@@ -130,10 +137,10 @@ export class MemoryStore implements CordonStore {
   private readonly subjects = new Map<string, Subject>();
   private readonly tagOwner = new Map<string, TagContext>();
   private readonly zones = new Map<string, ZoneEntry>();
-  /** tag state, due time and position trail of each tag */
+  /** tag state, due time and trail head of each tag */
   private readonly tags = new Map<string, TagSlot>();
-  /** stamps the trails written by one commit (each is trimmed once) */
-  private commitStamp = 0;
+  /** every tag's positions, in arrival order (trail.ts) */
+  private readonly trails: TrailLog;
   private readonly alerts = new Map<string, StoredAlert>();
   /** alerts ordered oldest first: openedAt asc, id asc (lists walk it backwards) */
   private readonly alertOrder: StoredAlert[] = [];
@@ -144,10 +151,11 @@ export class MemoryStore implements CordonStore {
   private readonly eventListeners = new Set<(e: AlertEvent) => void>();
   private closed = false;
 
-  constructor(opts: StoreOptions = {}) {
+  constructor(opts: MemoryStoreOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.retentionMs = opts.positionRetentionMs ?? STORE_DEFAULTS.positionRetentionMs;
     this.maxPerTag = opts.positionsMaxPerTag ?? STORE_DEFAULTS.positionsMaxPerTag;
+    this.trails = new TrailLog(opts.trail);
     // whole alert objects live on the heap here: keep fewer than the Redis stream does by default
     this.eventsMaxLen = opts.eventsMaxLen ?? MEMORY_EVENTS_MAX_LEN;
   }
@@ -198,14 +206,14 @@ export class MemoryStore implements CordonStore {
       slot.state = undefined;
       slot.rev = 0;
       slot.due = NaN;
-      if (slot.trail === undefined) this.tags.delete(tagId);
+      if (!this.trails.holds(slot)) this.tags.delete(tagId);
     }
   }
 
   private slotOf(tagId: string): TagSlot {
     let slot = this.tags.get(tagId);
     if (slot === undefined) {
-      slot = { state: undefined, rev: 0, due: NaN, trail: undefined };
+      slot = { state: undefined, rev: 0, due: NaN, head: -1, count: 0 };
       this.tags.set(tagId, slot);
     }
     return slot;
@@ -576,10 +584,11 @@ export class MemoryStore implements CordonStore {
 
   // ---------------------------------------------------------------- positions
 
-  /** appends the batch's positions to their trails, then trims each trail written once */
+  /** appends the batch's positions to the trail log, compacts a tag's chain grown long, frees chunks past retention */
   private addPositions(written: CommitBatch['positions'], now: number): void {
-    const stamp = ++this.commitStamp;
-    const touched: TagSlot[] = [];
+    const log = this.trails;
+    const cutoff = now - this.retentionMs;
+    const max = this.maxPerTag;
     let prevTag = '';
     let slot: TagSlot | undefined;
     for (const { ping, extras } of written) {
@@ -587,33 +596,17 @@ export class MemoryStore implements CordonStore {
         prevTag = ping.tagId;
         slot = this.slotOf(ping.tagId);
       }
-      let trail = slot.trail;
-      if (trail === undefined) {
-        trail = new Trail(ping.tagId);
-        slot.trail = trail;
-      }
-      trail.add(ping, extras, now);
-      if (trail.mark !== stamp) {
-        trail.mark = stamp;
-        touched.push(slot);
-      }
+      log.add(slot, ping, extras, now);
+      if (slot.count > 2 * max) log.compactIfLong(slot, cutoff, max);
     }
-    const cutoff = now - this.retentionMs;
-    for (const sl of touched) {
-      const trail = sl.trail as Trail;
-      trail.trim(cutoff, this.maxPerTag);
-      if (trail.length === 0) {
-        sl.trail = undefined;
-        if (sl.state === undefined && Number.isNaN(sl.due)) this.tags.delete(trail.tagId);
-      }
-    }
+    log.release(cutoff);
   }
 
   async positions(tagId: string, from: number, to: number, limit: number): Promise<StoredPosition[]> {
-    const trail = this.tags.get(tagId)?.trail;
-    if (!trail) return [];
+    const slot = this.tags.get(tagId);
+    if (!slot) return [];
     const cutoff = this.clock.now() - this.retentionMs;
-    return trail.range(Math.max(from, cutoff), to, Math.max(0, limit));
+    return this.trails.range(tagId, slot, Math.max(from, cutoff), to, Math.max(0, limit), cutoff, this.maxPerTag);
   }
 
   // ---------------------------------------------------------------- coordination
@@ -648,6 +641,6 @@ export class MemoryStore implements CordonStore {
   }
 }
 
-export function createMemoryStore(opts: StoreOptions = {}): MemoryStore {
+export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStore(opts);
 }
