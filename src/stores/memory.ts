@@ -599,7 +599,10 @@ export class MemoryStore implements CordonStore {
       log.add(slot, ping, extras, now);
       if (slot.count > 2 * max) log.compactIfLong(slot, cutoff, max);
     }
-    log.release(cutoff);
+    // a tag nobody holds any more keeps its slot only while its trail does
+    if (log.release(cutoff) > 0) {
+      for (const [tagId, sl] of this.tags) if (sl.state === undefined && Number.isNaN(sl.due) && !log.holds(sl)) this.tags.delete(tagId);
+    }
   }
 
   async positions(tagId: string, from: number, to: number, limit: number): Promise<StoredPosition[]> {

@@ -175,11 +175,14 @@ export class TrailLog {
     }
   }
 
-  /** frees the oldest chunks whose every point is older than `cutoff` (never the chunk being written) */
-  release(cutoff: number): void {
+  /**
+   * Frees the oldest chunks whose every point is older than `cutoff` (never the chunk being
+   * written). Returns how many it freed.
+   */
+  release(cutoff: number): number {
     let freed = 0;
     while (this.chunks.length - freed > 1 && (this.chunkMaxTs[freed] as number) < cutoff) freed++;
-    if (freed === 0) return;
+    if (freed === 0) return 0;
     this.chunks.splice(0, freed);
     this.chunkMaxTs.splice(0, freed);
     this.firstChunk += freed;
@@ -188,6 +191,7 @@ export class TrailLog {
       if (g >= first) break;
       this.extras.delete(g);
     }
+    return freed;
   }
 
   /** the tag's points with from <= ts <= to, ascending, at most `limit` (see `visible` for which) */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TrailLog, type TrailHead } from '../../src/stores/trail.ts';
-import { ping } from '../support/store-fixtures.ts';
+import { createMemoryStore } from '../../src/stores/memory.ts';
+import { ping, TestClock } from '../support/store-fixtures.ts';
 
 const TAGS = ['A', 'B', 'C'];
 
@@ -130,5 +131,23 @@ describe('TrailLog (memory store positions)', () => {
     const got = log.range('T', t, 0, 2000, 100, 0, 10);
     expect(got.map((p) => Date.parse(p.ts))).toEqual([991, 992, 993, 994, 995, 996, 997, 998, 999, 1000]);
     expect(got[8]).toMatchObject({ last: true, receivedAt: new Date(999).toISOString() });
+  });
+
+  it('in the memory store: positions past retention are freed with their chunk, and so is the slot of a tag nobody holds', async () => {
+    const clock = new TestClock();
+    const store = createMemoryStore({ clock, positionRetentionMs: 60_000, trail: { chunkPoints: 4 } });
+    const tags = (store as unknown as { tags: Map<string, unknown> }).tags;
+    await store.putSubject('S1', { tagId: 'GONE', name: 'S1', orderRef: null, timezone: 'Europe/London' });
+    const put = (tagId: string, ts: number) => store.commitBatch({ states: [], changes: [], positions: [{ ping: ping(tagId, ts), extras: null }] });
+    for (let i = 0; i < 4; i++) await put('GONE', clock.t - 1000 + i);
+    await store.deleteSubject('S1');
+    expect(tags.has('GONE')).toBe(true); // its trail is still held
+    expect(await store.positions('GONE', 0, clock.t, 100)).toHaveLength(4);
+    clock.advance(120_000);
+    for (let i = 0; i < 5; i++) await put('LIVE', clock.t - i);
+    expect(await store.positions('GONE', 0, clock.t, 100)).toEqual([]);
+    expect(tags.has('GONE')).toBe(false);
+    expect(await store.positions('LIVE', 0, clock.t, 100)).toHaveLength(5);
+    await store.close();
   });
 });
