@@ -17,7 +17,11 @@
  * Memory: a chunk is freed once every point in it is older than the retention cutoff (chunks are
  * freed oldest first). A tag whose chain grows past twice its cap is compacted: its visible points
  * are appended afresh as a short chain, and the old links are left for their chunks to free, so a
- * read walks at most about twice the cap.
+ * read walks at most about twice the cap. So memory follows what arrived within the retention
+ * (plus the compactions' copies), not the per-tag cap: with a long retention, a tag that pings
+ * for longer than its cap lasts holds more than the per-tag arrays did. Bounding it by the cap
+ * needs the log's old points merged into per-tag arrays a few chunks behind the head (an LSM);
+ * not done.
  */
 import type { FixSource, Ping } from '../../geo/types.ts';
 import type { StoredPosition } from '../../streams/ports.ts';
