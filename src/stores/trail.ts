@@ -6,22 +6,21 @@
  * Why a log and not an array per tag: ingest writes positions in arrival order, and with tens of
  * thousands of tags each ping's own array is cold in the CPU's cache, grows by reallocation, and
  * evicts the zone index and tag states the engine needs next. Appending to one log writes memory
- * in sequence and touches nothing else. At 100 pings a request, 10,000 zones and 50,000 tags this
- * took HTTP ingest from 109-140k to 160-200k pings/s (bench/README, 2026-12-04 08:00).
+ * in sequence and touches nothing else: at 100 pings a request, 10,000 zones and 50,000 tags, HTTP
+ * ingest rose by a median 18% over six alternating pairs (bench/README, 2026-12-04 07:40).
  *
  * The price is paid by the reader, which is rare (the trail endpoint, the console's map): a tag's
  * points are found by walking its chain, then sorted by ts. What a reader sees is what the per-tag
  * arrays gave: points ascending by ts, one per ts (the first written wins; a later duplicate is
  * ignored), only the newest `maxPerTag` by ts, none older than the retention cutoff.
  *
- * Memory: a chunk is freed once every point in it is older than the retention cutoff (chunks are
- * freed oldest first). A tag whose chain grows past twice its cap is compacted: its visible points
- * are appended afresh as a short chain, and the old links are left for their chunks to free, so a
- * read walks at most about twice the cap. So memory follows what arrived within the retention
- * (plus the compactions' copies), not the per-tag cap: with a long retention, a tag that pings
- * for longer than its cap lasts holds more than the per-tag arrays did. Bounding it by the cap
- * needs the log's old points merged into per-tag arrays a few chunks behind the head (an LSM);
- * not done.
+ * Memory. A tag whose chain grows past twice its cap (+64) is compacted: its visible points are
+ * appended afresh as a new chain and the old chain is dead, so a read walks at most about twice
+ * the cap. Each chunk counts its points still on a chain; a chunk whose count falls to zero is
+ * freed at once, in any order (nothing links into it). Separately, chunks are freed oldest first
+ * once every point in them is past retention. So a tag that keeps pinging costs about two to
+ * three times its cap, whatever the retention; what a silent tag left in a chunk keeps that chunk
+ * until its points pass retention.
  */
 import type { FixSource, Ping } from '../../geo/types.ts';
 import type { StoredPosition } from '../../streams/ports.ts';
@@ -64,10 +63,12 @@ export interface TrailLogOptions {
 export class TrailLog {
   private readonly chunkPoints: number;
   private readonly compactSlack: number;
-  /** chunks still held; chunks[0] is chunk number `firstChunk` */
-  private readonly chunks: Float64Array[] = [];
-  /** the newest ts in each held chunk, aligned with `chunks` */
+  /** chunks from number `firstChunk` on; null: freed early, every position in it dead */
+  private readonly chunks: (Float64Array | null)[] = [];
+  /** the newest ts in each chunk, aligned with `chunks` */
   private readonly chunkMaxTs: number[] = [];
+  /** positions of each chunk still on a chain (a compaction leaves the old ones dead), aligned with `chunks` */
+  private readonly chunkLive: number[] = [];
   private firstChunk = 0;
   /** position of the next point */
   private next = 0;
@@ -81,9 +82,11 @@ export class TrailLog {
     this.compactSlack = opts.compactSlack ?? 64;
   }
 
-  /** points held in memory (live chunks), for tests and metrics */
-  get heldPoints(): number {
-    return this.next - this.firstChunk * this.chunkPoints;
+  /** chunks held in memory, for tests */
+  get heldChunks(): number {
+    let n = 0;
+    for (const d of this.chunks) if (d !== null) n++;
+    return n;
   }
 
   /** the first position still held */
@@ -102,11 +105,16 @@ export class TrailLog {
     const n = this.chunkPoints;
     const c = Math.floor(g / n) - this.firstChunk;
     let d = this.chunks[c];
+    if (d === null) throw new Error('trail log: the chunk being written was freed');
     if (d === undefined) {
       d = new Float64Array(n * W);
       this.chunks.push(d);
       this.chunkMaxTs.push(ts);
-    } else if (ts > (this.chunkMaxTs[c] as number)) this.chunkMaxTs[c] = ts;
+      this.chunkLive.push(1);
+    } else {
+      if (ts > (this.chunkMaxTs[c] as number)) this.chunkMaxTs[c] = ts;
+      this.chunkLive[c] = (this.chunkLive[c] as number) + 1;
+    }
     const o = (g - (c + this.firstChunk) * n) * W;
     const prev = tag.head >= this.firstHeld ? tag.head : -1;
     d[o + TS] = ts;
@@ -134,11 +142,12 @@ export class TrailLog {
    * The tag's visible points, ascending by ts: one per ts (the earliest written), ts >= cutoff,
    * the newest `max` of them. As positions in the log.
    */
-  private visible(tag: TrailHead, cutoff: number, max: number): number[] {
+  private visible(tag: TrailHead, cutoff: number, max: number, chain: number[] | null = null): number[] {
     const first = this.firstHeld;
     const found: number[] = [];
     const tsOf: number[] = [];
     for (let g = tag.head; g >= first; ) {
+      chain?.push(g);
       const [d, o] = this.at(g);
       const ts = d[o + TS] as number;
       if (ts >= cutoff) {
@@ -163,19 +172,52 @@ export class TrailLog {
 
   /**
    * Compacts the tag's chain when it has grown past twice `max` (plus the slack, so a tiny cap
-   * does not compact every few points): its visible points are appended afresh, in ts order.
+   * does not compact every few points): its visible points are appended afresh, in ts order, and
+   * the old chain is dead. A chunk left with no live position is freed at once (nothing links
+   * into it), so memory follows the per-tag cap for tags that keep pinging, not the retention.
    */
   compactIfLong(tag: TrailHead, cutoff: number, max: number): void {
     if (tag.head < this.firstHeld || tag.count <= 2 * max + this.compactSlack) return;
-    const keep = this.visible(tag, cutoff, max);
+    const chain: number[] = [];
+    const keep = this.visible(tag, cutoff, max, chain);
     tag.head = -1;
     tag.count = 0;
     for (const g of keep) {
       const [d, o] = this.at(g);
       const ex = this.extras.get(g) ?? null;
-      if (ex !== null) this.extras.delete(g);
       const link = d[o + LINK] as number;
       this.put(tag, d[o + TS] as number, d[o + LAT] as number, d[o + LON] as number, d[o + ACC] as number, d[o + BAT] as number, d[o + SEQ] as number, d[o + RECV] as number, link % 16, ex);
+    }
+    const n = this.chunkPoints;
+    const live = this.chunkLive;
+    const last = this.chunks.length - 1;
+    for (const g of chain) {
+      this.extras.delete(g);
+      const c = Math.floor(g / n) - this.firstChunk;
+      const left = (live[c] as number) - 1;
+      live[c] = left;
+      if (left === 0 && c !== last) this.chunks[c] = null;
+    }
+    this.dropFront();
+  }
+
+  /** forgets the leading chunks freed early */
+  private dropFront(): number {
+    let k = 0;
+    while (k < this.chunks.length - 1 && this.chunks[k] === null) k++;
+    if (k > 0) this.shift(k);
+    return k;
+  }
+
+  private shift(k: number): void {
+    this.chunks.splice(0, k);
+    this.chunkMaxTs.splice(0, k);
+    this.chunkLive.splice(0, k);
+    this.firstChunk += k;
+    const first = this.firstHeld;
+    for (const g of this.extras.keys()) {
+      if (g >= first) break;
+      this.extras.delete(g);
     }
   }
 
@@ -185,16 +227,8 @@ export class TrailLog {
    */
   release(cutoff: number): number {
     let freed = 0;
-    while (this.chunks.length - freed > 1 && (this.chunkMaxTs[freed] as number) < cutoff) freed++;
-    if (freed === 0) return 0;
-    this.chunks.splice(0, freed);
-    this.chunkMaxTs.splice(0, freed);
-    this.firstChunk += freed;
-    const first = this.firstHeld;
-    for (const g of this.extras.keys()) {
-      if (g >= first) break;
-      this.extras.delete(g);
-    }
+    while (this.chunks.length - freed > 1 && (this.chunks[freed] === null || (this.chunkMaxTs[freed] as number) < cutoff)) freed++;
+    if (freed > 0) this.shift(freed);
     return freed;
   }
 

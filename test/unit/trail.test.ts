@@ -103,14 +103,14 @@ describe('TrailLog (memory store positions)', () => {
     log.add(b, ping('B', 51), null, 0);
     log.add(b, ping('B', 52), null, 0);
     log.add(a, ping('A', 15), null, 0);
-    expect(log.heldPoints).toBe(9);
+    expect(log.heldChunks).toBe(3);
     log.release(13); // chunk 0's newest is 13: not yet
-    expect(log.heldPoints).toBe(9);
+    expect(log.heldChunks).toBe(3);
     log.release(14);
-    expect(log.heldPoints).toBe(5);
+    expect(log.heldChunks).toBe(2);
     expect(log.range('A', a, 0, 100, 100, 0, 100).map((p) => Date.parse(p.ts))).toEqual([14, 15]);
     log.release(1000); // chunk 1 goes; chunk 2 is being written and stays
-    expect(log.heldPoints).toBe(1);
+    expect(log.heldChunks).toBe(1);
     expect(log.holds(b)).toBe(false);
     expect(log.range('B', b, 0, 100, 100, 0, 100)).toEqual([]);
     expect(log.range('A', a, 0, 100, 100, 0, 100).map((p) => Date.parse(p.ts))).toEqual([15]);
@@ -118,6 +118,28 @@ describe('TrailLog (memory store positions)', () => {
     log.add(b, ping('B', 60), null, 0);
     expect(b.count).toBe(1);
     expect(log.range('B', b, 0, 100, 100, 0, 100).map((p) => Date.parse(p.ts))).toEqual([60]);
+  });
+
+  it('frees a chunk as soon as compactions leave none of its positions on a chain, whatever the retention', () => {
+    const log = new TrailLog({ chunkPoints: 4, compactSlack: 0 });
+    const a: TrailHead = { head: -1, count: 0 };
+    const b: TrailHead = { head: -1, count: 0 };
+    let most = 0;
+    for (let ts = 1; ts <= 2000; ts++) {
+      const t = ts % 3 === 0 ? b : a;
+      log.add(t, ping(t === a ? 'A' : 'B', ts), ts % 7 === 0 ? { n: ts } : null, ts);
+      log.compactIfLong(t, 0, 3);
+      most = Math.max(most, log.heldChunks);
+    }
+    // two chains of at most 2 × 3 + 1 positions, spread over a few chunks (kept all, it would be ~600)
+    expect(most).toBeLessThanOrEqual(10);
+    expect(log.range('A', a, 0, 5000, 100, 0, 3).map((p) => Date.parse(p.ts))).toEqual([1997, 1999, 2000]);
+    expect(log.range('B', b, 0, 5000, 100, 0, 3).map((p) => [Date.parse(p.ts), p.n ?? null])).toEqual([
+      [1992, null],
+      [1995, 1995],
+      [1998, null],
+    ]);
+    expect(log.range('A', a, 1990, 1993, 100, 0, 3)).toEqual([]);
   });
 
   it('compacts a long chain to the visible points, so a reader walks about twice the cap', () => {
