@@ -47,7 +47,7 @@ import type {
   ZoneResource,
   ZoneVersionRecord,
 } from '../../streams/ports.ts';
-import { alertAfter, compareEventIds, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
+import { alertAfter, cloneJson, compareEventIds, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
 import { TrailLog, type TrailHead, type TrailLogOptions } from './trail.ts';
 
 interface StoredAlert {
@@ -272,7 +272,9 @@ export class MemoryStore implements CordonStore {
     const version = (last?.version ?? 0) + 1;
     const created = entry.live === null;
     const zone: ZoneResource = {
-      ...structuredClone(input),
+      ...cloneJson(input),
+      // the subjects' own id strings, not the request's copies (a shared zone lists hundreds)
+      subjectIds: input.subjectIds.map((s) => this.subjects.get(s)?.id ?? s),
       id,
       version,
       createdAt: created ? nowIso : (entry.live as ZoneResource).createdAt,
@@ -283,12 +285,12 @@ export class MemoryStore implements CordonStore {
     entry.records.push({ version, action: created ? 'created' : 'replaced', at: nowIso, by: meta.by, zone });
     entry.history.push({ version, at: now, def: toZoneDef(id, version, zone, now) });
     this.emitConfig({ kind: 'zone', id, version, deleted: false });
-    return { created, value: structuredClone(zone) };
+    return { created, value: cloneJson(zone) };
   }
 
   async getZone(id: string): Promise<ZoneResource | null> {
     const z = this.zones.get(id)?.live;
-    return z ? structuredClone(z) : null;
+    return z ? cloneJson(z) : null;
   }
 
   async deleteZone(id: string, meta: WriteMeta): Promise<boolean> {
@@ -309,7 +311,7 @@ export class MemoryStore implements CordonStore {
     for (const e of this.zones.values()) {
       if (e.live && (q.subjectId === undefined || e.live.subjectIds.includes(q.subjectId))) all.push(e.live);
     }
-    return this.pageById(all, q, (z) => structuredClone(z));
+    return this.pageById(all, q, (z) => cloneJson(z));
   }
 
   async zoneVersions(id: string, q: PageQuery): Promise<Page<ZoneVersionRecord> | null> {
@@ -322,18 +324,20 @@ export class MemoryStore implements CordonStore {
     const rest = entry.records.filter((r) => r.version > afterVersion);
     const slice = rest.slice(0, limit);
     const last = slice[slice.length - 1];
-    return { items: structuredClone(slice), nextCursor: rest.length > limit && last ? encodeCursor([last.version]) : null };
+    return { items: cloneJson(slice), nextCursor: rest.length > limit && last ? encodeCursor([last.version]) : null };
   }
 
   private historyOf(id: string, e: ZoneEntry): ZoneHistory {
+    // one copy: `defs` are the same objects as the history's
+    const history = cloneJson(e.history);
     const defs: ZoneDef[] = [];
-    for (const h of e.history) if (h.def) defs.push(h.def);
-    const lastH = e.history[e.history.length - 1];
+    for (const h of history) if (h.def) defs.push(h.def);
+    const lastH = history[history.length - 1];
     return {
       zoneId: id,
-      defs: structuredClone(defs),
+      defs,
       deletedAt: lastH && lastH.def === null ? lastH.at : null,
-      history: structuredClone(e.history),
+      history,
     };
   }
 
