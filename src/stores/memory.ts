@@ -81,9 +81,7 @@ interface TagSlot extends TrailHead {
    * slot then kept alive through the next young-generation collection.
    */
   due: number;
-  /** the newest of its points in the store's trail log (-1: none) and its chain's length */
-  head: number;
-  count: number;
+  // and, from TrailHead, where its positions are in the store's trail log
 }
 
 /** the contract engine part of a stored alert: openedAt stays the episode's first, confidence never falls */
@@ -601,7 +599,7 @@ export class MemoryStore implements CordonStore {
         slot = this.slotOf(ping.tagId);
       }
       log.add(slot, ping, extras, now);
-      if (slot.count > 2 * max) log.compactIfLong(slot, cutoff, max);
+      log.compactIfLong(slot, cutoff, max);
     }
     // a tag nobody holds any more keeps its slot only while its trail does
     if (log.release(cutoff) > 0) {

@@ -177,7 +177,7 @@ export class TrailLog {
    * into it), so memory follows the per-tag cap for tags that keep pinging, not the retention.
    */
   compactIfLong(tag: TrailHead, cutoff: number, max: number): void {
-    if (tag.head < this.firstHeld || tag.count <= 2 * max + this.compactSlack) return;
+    if (!this.holds(tag) || tag.count <= 2 * max + this.compactSlack) return;
     const chain: number[] = [];
     const keep = this.visible(tag, cutoff, max, chain);
     tag.head = -1;
@@ -198,15 +198,7 @@ export class TrailLog {
       live[c] = left;
       if (left === 0 && c !== last) this.chunks[c] = null;
     }
-    this.dropFront();
-  }
-
-  /** forgets the leading chunks freed early */
-  private dropFront(): number {
-    let k = 0;
-    while (k < this.chunks.length - 1 && this.chunks[k] === null) k++;
-    if (k > 0) this.shift(k);
-    return k;
+    this.release(-Infinity); // forgets the leading chunks just freed, if any
   }
 
   private shift(k: number): void {
@@ -222,8 +214,8 @@ export class TrailLog {
   }
 
   /**
-   * Frees the oldest chunks whose every point is older than `cutoff` (never the chunk being
-   * written). Returns how many it freed.
+   * Frees the oldest chunks whose every point is older than `cutoff`, and forgets those already
+   * freed by a compaction (never the chunk being written). Returns how many it dropped.
    */
   release(cutoff: number): number {
     let freed = 0;
@@ -235,7 +227,7 @@ export class TrailLog {
   /** the tag's points with from <= ts <= to, ascending, at most `limit` (see `visible` for which) */
   range(tagId: string, tag: TrailHead, from: number, to: number, limit: number, cutoff: number, max: number): StoredPosition[] {
     const out: StoredPosition[] = [];
-    if (tag.head < this.firstHeld || limit <= 0) return out;
+    if (!this.holds(tag) || limit <= 0) return out;
     for (const g of this.visible(tag, cutoff, max)) {
       if (out.length >= limit) break;
       const [d, o] = this.at(g);
