@@ -146,6 +146,49 @@ const SCRIPTS = {
   zone: script(ZONE_LUA),
 };
 
+/**
+ * The commit's items (see COMMIT_LUA) as the bytes of its one payload argument: every state,
+ * then every alert change, then every position, each field \x1f-separated.
+ */
+function writeCommitItems(batch: CommitBatch, now: number): Buffer {
+  const w = new ArgWriter();
+  for (const s of batch.states) {
+    w.next().str(s.tagId);
+    w.next();
+    if (s.state !== undefined) {
+      const compact = compactTagState(s.state);
+      if (compact === null) w.str(encodeTagState(s.state));
+      else w.char(TAG_STATE_MARK).str(compact);
+    }
+    w.next();
+    if (s.dueAt !== null) w.num(s.dueAt);
+    w.next();
+    if (s.expectRev !== undefined) w.num(s.expectRev);
+  }
+  for (const ch of batch.changes) {
+    const a = ch.alert;
+    w.next().str(ch.kind);
+    w.next().str(a.id);
+    w.next().str(JSON.stringify(enginePart(a)));
+    w.next().str(a.type);
+    w.next().str(a.subjectId);
+    w.next().num(a.openedAt);
+    w.next().num(a.pingCount);
+    w.next().char(a.active ? 0x31 : 0x30);
+    w.next().str(a.confidence);
+    w.next().str(a.tagId);
+  }
+  for (const p of batch.positions) {
+    w.next().str(p.ping.tagId);
+    w.next().num(p.ping.ts);
+    w.next();
+    if (p.fresh === true) w.char(0x31);
+    w.next();
+    writePosition(w, p, now);
+  }
+  return w.done();
+}
+
 function checkLimit(limit: number): number {
   return Math.max(1, Math.min(1000, Math.floor(limit)));
 }
@@ -613,43 +656,7 @@ export class RedisStore implements CordonStore {
       batch.changes.length,
       batch.positions.length,
     ];
-    // the items (see COMMIT_LUA), written as bytes
-    const w = new ArgWriter();
-    for (const s of batch.states) {
-      w.next().str(s.tagId);
-      w.next();
-      if (s.state !== undefined) {
-        const compact = compactTagState(s.state);
-        if (compact === null) w.str(encodeTagState(s.state));
-        else w.char(TAG_STATE_MARK).str(compact);
-      }
-      w.next();
-      if (s.dueAt !== null) w.num(s.dueAt);
-      w.next();
-      if (s.expectRev !== undefined) w.num(s.expectRev);
-    }
-    for (const ch of batch.changes) {
-      const a = ch.alert;
-      w.next().str(ch.kind);
-      w.next().str(a.id);
-      w.next().str(JSON.stringify(enginePart(a)));
-      w.next().str(a.type);
-      w.next().str(a.subjectId);
-      w.next().num(a.openedAt);
-      w.next().num(a.pingCount);
-      w.next().char(a.active ? 0x31 : 0x30);
-      w.next().str(a.confidence);
-      w.next().str(a.tagId);
-    }
-    for (const p of batch.positions) {
-      w.next().str(p.ping.tagId);
-      w.next().num(p.ping.ts);
-      w.next();
-      if (p.fresh === true) w.char(0x31);
-      w.next();
-      writePosition(w, p, now);
-    }
-    const items = w.done();
+    const items = writeCommitItems(batch, now);
     let res: [string[], string[], string[]];
     try {
       res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];

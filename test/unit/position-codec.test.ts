@@ -87,6 +87,18 @@ describe('Redis trail member codec', () => {
     expect(numText(1_780_335_597_768)).toBe('1780335597768');
     expect(numText(10_000_000)).toBe('10000000');
     expect(numText(1_780_000_000_007)).toBe('1780000000007');
+    // the split at 10^9 above 2^31, up to 2^53
+    for (const x of [2 ** 31 - 1, 2 ** 31, 1e9 - 1, 1e9, 1e9 + 1, 2 ** 53 - 2, 9_007_199_000_000_000, 9_007_198_999_999_999, 9_007_199_254_740_991 - 1e9]) {
+      expect(numText(x)).toBe(String(x));
+      expect(numText(-x)).toBe(String(-x));
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9_007_199 }), fc.integer({ min: -3, max: 3 }), (k, d) => {
+        const x = k * 1e9 + d;
+        expect(numText(x)).toBe(String(x));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
