@@ -259,6 +259,16 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     }
     return exclusive(slotOfTag, async () => {
       const ctxs = await resolveList(tags);
+      // The context's tag id is the string the stores keep as their key: handing that same
+      // string on lets their map lookups match by identity, without reading the key's text.
+      for (let k = 0; k < tags.length; k++) {
+        const c = ctxs[k];
+        if (c !== undefined) tags[k] = c.tagId;
+      }
+      for (let i = 0; i < n; i++) {
+        const c = ctxs[pingSlot[i] as number];
+        if (c !== undefined) (pings[i] as { tagId: string }).tagId = c.tagId;
+      }
       let unknown = 0;
       let unknownByTag: Map<string, number> | null = null;
       let mine: number[] = [];
