@@ -260,7 +260,8 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     return exclusive(slotOfTag, async () => {
       const ctxs = await resolveList(tags);
       // The context's tag id is the string the stores keep as their key: handing that same
-      // string on lets their map lookups match by identity, without reading the key's text.
+      // string on (in `tags` and in the pings themselves: the same text, another string object)
+      // lets their map lookups match by identity, without reading the key's text from memory.
       for (let k = 0; k < tags.length; k++) {
         const c = ctxs[k];
         if (c !== undefined) tags[k] = c.tagId;
