@@ -266,16 +266,15 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const c = ctxs[k];
         if (c !== undefined) tags[k] = c.tagId;
       }
-      for (let i = 0; i < n; i++) {
-        const c = ctxs[pingSlot[i] as number];
-        if (c !== undefined) (pings[i] as { tagId: string }).tagId = c.tagId;
-      }
       let unknown = 0;
       let unknownByTag: Map<string, number> | null = null;
       let mine: number[] = [];
       for (let i = 0; i < n; i++) {
-        if (ctxs[pingSlot[i] as number] !== undefined) mine.push(i);
-        else {
+        const k = pingSlot[i] as number;
+        if (ctxs[k] !== undefined) {
+          (pings[i] as Ping).tagId = tags[k] as string;
+          mine.push(i);
+        } else {
           unknown++;
           if (opts.onUnknownTag) {
             const t = (pings[i] as Ping).tagId;
