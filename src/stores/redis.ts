@@ -148,10 +148,10 @@ const SCRIPTS = {
 
 /**
  * The commit's items (see COMMIT_LUA) as the bytes of its one payload argument: every state,
- * then every alert change, then every position, each field \x1f-separated.
+ * then every alert change, then every position, each field a string of one MessagePack array.
  */
 function writeCommitItems(batch: CommitBatch, now: number): Buffer {
-  const w = new ArgWriter();
+  const w = new ArgWriter(false, true);
   for (const s of batch.states) {
     w.next().str(s.tagId);
     w.next();

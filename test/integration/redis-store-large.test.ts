@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AlertChange } from '../../geo/types.ts';
+import { ArgWriter } from '../../src/stores/arg-writer.ts';
 import { createRedisStore, type StoreLogger } from '../../src/stores/redis.ts';
 import type { CommitBatch, CordonStore } from '../../streams/ports.ts';
 import { freePort, startRedisServer, waitFor, type RedisServer } from '../support/redis.ts';
@@ -62,6 +63,24 @@ describe('Redis store: a 30 000-item batch', () => {
     expect(await store.positions(tag(0), 0, t, 10)).toHaveLength(1);
     expect(await store.readEventsAfter(null, N + 10)).toHaveLength(N);
   }, 60_000);
+});
+
+describe('Redis store: the commit payload', () => {
+  it("is read by Redis's own cmsgpack.unpack into the items, long (str 32) and non-ASCII ones too", async () => {
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const items = ['BUD-1', '', 'é'.repeat(40_000), 'x'.repeat(0xffff), 'y'.repeat(0x10000), '1764840000123', '{"a":"\u0000 ☃"}'];
+      for (let i = 0; i < 20_000; i++) items.push(`t-${i}`);
+      const w = new ArgWriter(false, true);
+      for (const x of items) w.next().str(x);
+      const got = (await redis.callBuffer('EVAL', 'return cmsgpack.unpack(ARGV[1])', 0, w.done())) as Buffer[];
+      expect(got.length).toBe(items.length);
+      const wrong = got.findIndex((b, k) => !b.equals(Buffer.from(items[k] as string, 'utf8')));
+      expect(wrong).toBe(-1);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 describe('Redis store: trail retention', () => {

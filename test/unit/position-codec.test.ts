@@ -113,7 +113,77 @@ function joinedBytes(items: readonly (string | number)[]): Buffer {
   return w.done();
 }
 
+/** the items as a packed commit argument (a MessagePack array of strings) */
+function packedBytes(items: readonly (string | number)[]): Buffer {
+  const w = new ArgWriter(false, true);
+  for (const x of items) {
+    w.next();
+    if (typeof x === 'number') w.num(x);
+    else w.str(x);
+  }
+  return w.done();
+}
+
+/** MessagePack array 32 of str 16 / str 32, the only forms packed writers make; throws on anything else */
+function unpack(b: Buffer): Buffer[] {
+  expect(b[0]).toBe(0xdd);
+  const n = b.readUInt32BE(1);
+  const out: Buffer[] = [];
+  let o = 5;
+  for (let k = 0; k < n; k++) {
+    let len: number;
+    if (b[o] === 0xda) {
+      len = b.readUInt16BE(o + 1);
+      o += 3;
+    } else if (b[o] === 0xdb) {
+      len = b.readUInt32BE(o + 1);
+      expect(len).toBeGreaterThan(0xffff);
+      o += 5;
+    } else {
+      throw new Error(`unexpected type byte ${b[o]} at ${o}`);
+    }
+    out.push(b.subarray(o, o + len));
+    o += len;
+  }
+  expect(o).toBe(b.length);
+  return out;
+}
+
 describe('the commit argument (ArgWriter)', () => {
+  it('packed: one MessagePack array holding the UTF-8 of each item, of any length', () => {
+    const item = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates too
+      fc.integer(),
+      fc.double({ noNaN: true }),
+    );
+    // Buffer#equals per item (toEqual compares buffers byte by byte in JavaScript: slow)
+    const readsBack = (items: readonly (string | number)[]): boolean => {
+      const got = unpack(packedBytes(items));
+      return got.length === items.length && got.every((b, k) => b.equals(Buffer.from(String(items[k]), 'utf8')));
+    };
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 60 }), (items) => {
+        expect(readsBack(items)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(unpack(packedBytes([]))).toEqual([]);
+    // str 16 up to 65,535 bytes, then str 32 (the item moved two bytes on); 'é' is two bytes
+    for (const big of ['x'.repeat(0xffff), 'x'.repeat(0x10000), 'é'.repeat(0x8000), 'y'.repeat(200_000)]) {
+      expect(readsBack(['a', big, 'b', 12_345, big, ''])).toBe(true);
+    }
+    // the scratch buffer grows in the middle of many items
+    const many = Array.from({ length: 20_000 }, (_, i) => `é-${i}-` + 'x'.repeat(i % 70));
+    expect(readsBack(many)).toBe(true);
+    // and the check can fail: one byte changed
+    const bytes = packedBytes(['abc', 'def']);
+    bytes[bytes.length - 1] = 0x65;
+    expect(unpack(bytes).map(String)).toEqual(['abc', 'dee']);
+  });
+
+
   it('is the UTF-8 of the items joined by \\x1f, whatever characters they hold', () => {
     const item = fc.oneof(
       fc.string({ maxLength: 40 }),
