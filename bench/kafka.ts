@@ -264,13 +264,13 @@ async function main(): Promise<void> {
   let cpuAtFirst = 0;
   let cpuAtLast = 0;
   const counting: PingBatchProcessor = {
-    async processBatch(pings, extras) {
+    async processBatch(pings, extras, options) {
       const t = performance.now();
       if (firstBatchAt === 0) {
         firstBatchAt = t;
         cpuAtFirst = processCpuMicros();
       }
-      const r = await app.pipeline.processBatch(pings, extras);
+      const r = await app.pipeline.processBatch(pings, extras, options);
       processed += pings.length;
       batches++;
       if (fifthAt === 0 && processed >= nPings / 5) {

@@ -135,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const pipeline = createIngestPipeline({ store, zones: zoneIndex, clock, config: trackerConfig, logger });
   // The sweeper shares the pipeline (ticks and pings of one tag never interleave); its events are counted here.
   const countedPipeline: IngestPipeline = {
-    processBatch: (p, e) => pipeline.processBatch(p, e),
+    processBatch: (p, e, o) => pipeline.processBatch(p, e, o),
     contextOf: (t) => pipeline.contextOf(t),
     close: () => pipeline.close(),
     tickTags: async (due, now) => {

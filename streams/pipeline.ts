@@ -57,8 +57,14 @@ export interface BatchResult {
   alerts: Alert[];
 }
 
+/** per-call options of processBatch */
+export interface ProcessOptions {
+  /** false: the result's `alerts` stays empty (CommitBatch.alerts); the events are complete either way */
+  alerts?: boolean;
+}
+
 export interface IngestPipeline {
-  processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[]): Promise<BatchResult>;
+  processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[], options?: ProcessOptions): Promise<BatchResult>;
   /** clock-driven checks for these tags at wall-clock `now` (the caller holds their leases) */
   tickTags(due: readonly DueTag[], now: number): Promise<BatchResult>;
   /** the engine context of a tag, null when unassigned */
@@ -240,7 +246,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     }
   }
 
-  async function processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[]): Promise<BatchResult> {
+  async function processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[], options?: ProcessOptions): Promise<BatchResult> {
     if (pings.length === 0) return EMPTY;
     // each distinct tag gets a slot k (first-seen order); per-ping work then indexes arrays by slot
     const n = pings.length;
@@ -293,7 +299,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
       // tick elsewhere, a partition handed over mid-batch), judge that tag's pings again from its
       // fresh state. Commits are idempotent, so re-judging never duplicates an alert.
       for (let attempt = 1; ; attempt++) {
-        const res = await judgeAndCommit(tags, known, mine, pingSlot, pings, extras, ctxs);
+        const res = await judgeAndCommit(tags, known, mine, pingSlot, pings, extras, ctxs, options?.alerts !== false);
         for (const e of res.events) events.push(e);
         for (const a of res.alerts) {
           alerts.delete(a.id);
@@ -332,6 +338,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     pings: readonly Ping[],
     extras: readonly (Record<string, unknown> | null)[] | undefined,
     ctxs: readonly (TagContext | undefined)[],
+    wantAlerts: boolean,
   ) {
     const knownTags: string[] = new Array(known.length);
     for (let j = 0; j < known.length; j++) knownTags[j] = tags[known[j] as number] as string;
@@ -383,7 +390,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const s = states[k] as TagState;
         writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
       }
-      return await store.commitBatch({ states: writes, changes, positions });
+      return await store.commitBatch(wantAlerts ? { states: writes, changes, positions } : { states: writes, changes, positions, alerts: false });
     } catch (err) {
       // A lent state may now hold pings whose alerts and positions will not be written: going on
       // from it could lose an alert (the tracker would think it raised it). So the lent states

@@ -305,6 +305,11 @@ export interface CommitBatch {
   /** in order; several changes for one alert id are applied in order */
   changes: AlertChange[];
   positions: PositionWrite[];
+  /**
+   * false: the caller needs only the events, so the result's `alerts` is left empty (a Kafka
+   * consumer: reading every evented alert back and parsing it is work nobody uses). Default true.
+   */
+  alerts?: boolean;
 }
 
 export interface CommitResult {
@@ -312,7 +317,7 @@ export interface CommitResult {
   conflicts: string[];
   /** events written (and published), in order; empty when every change was a replay or silent */
   events: AlertEvent[];
-  /** each alert that got an event in this batch, in its final state, once (first-seen order) */
+  /** each alert that got an event in this batch, in its final state, once (first-seen order); empty when asked for none */
   alerts: Alert[];
 }
 

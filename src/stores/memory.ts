@@ -431,7 +431,7 @@ export class MemoryStore implements CordonStore {
     }
     const positions = conflicts ? batch.positions.filter((p) => !conflicts.has(p.ping.tagId)) : batch.positions;
     if (positions.length) this.addPositions(positions, now);
-    const alerts: Alert[] = touchedIds.map((id) => {
+    const alerts: Alert[] = batch.alerts === false ? [] : touchedIds.map((id) => {
       const a = this.alerts.get(id) as StoredAlert;
       return joinAlert(engineOf(a), a.human);
     });

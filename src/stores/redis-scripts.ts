@@ -60,7 +60,7 @@ export const INITIAL_HUMAN =
 
 /**
  * commitBatch. ARGV: prefix, eventsKey, nowIso, eventsMaxLen, maxPerTag, nStates, nChanges,
- * nPositions, payload (retention is not the commit's: RedisStore.prunePositions trims it). The payload is every item field, in this
+ * nPositions, payload, wantAlerts ('0': no finals in the reply) (retention is not the commit's: RedisStore.prunePositions trims it). The payload is every item field, in this
  * order, as one MessagePack array of strings (ArgWriter's packed form), which cmsgpack.unpack
  * turns into the table F in one C call. Separate arguments cost ioredis more to encode than one
  * payload costs to split here (with Kafka-sized batches the one payload drained ~15% faster), and
@@ -233,6 +233,7 @@ for _, tag in ipairs(tags) do
   end
 end
 local finals = {}
+if ARGV[10] == '0' then evented = {} end
 for _, id in ipairs(evented) do
   local f = known[id]
   finals[#finals + 1] = mergedAlert(f.e, f.h, f.n)

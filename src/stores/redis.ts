@@ -659,7 +659,7 @@ export class RedisStore implements CordonStore {
     const items = writeCommitItems(batch, now);
     let res: [string[], string[], string[]];
     try {
-      res = (await this.run(SCRIPTS.commit, [...args, items])) as [string[], string[], string[]];
+      res = (await this.run(SCRIPTS.commit, [...args, items, batch.alerts === false ? 0 : 1])) as [string[], string[], string[]];
     } catch (err) {
       // unknown whether it was applied: the next load of these tags reads Redis
       this.forgetTagStates(batch.states.map((s) => s.tagId));

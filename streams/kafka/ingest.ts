@@ -10,9 +10,10 @@ import type { KafkaProducer } from './producer.ts';
 export interface PingBatchProcessor {
   /**
    * Judges the pings (one partition's batch, in offset order) and commits events, tag state
-   * and positions to the store before resolving.
+   * and positions to the store before resolving. Called with `{ alerts: false }`: the ingest
+   * reports events only, so the pipeline need not read the alerts' final states back.
    */
-  processBatch(pings: Ping[], extras: (Record<string, unknown> | null)[]): Promise<{ events: readonly BatchEvent[]; unknownTags?: number }>;
+  processBatch(pings: Ping[], extras: (Record<string, unknown> | null)[], options?: { alerts?: boolean }): Promise<{ events: readonly BatchEvent[]; unknownTags?: number }>;
 }
 
 /** The part of an alert event the ingest reports (streams/ports.ts AlertEvent satisfies it). */
@@ -81,7 +82,7 @@ export interface PingIngestOptions
 export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
   const maxBytes = opts.maxMessageBytes ?? MAX_PING_BYTES;
   const decodeOpts = { defaultAccuracyM: opts.defaultAccuracyM, maxBytes };
-  const judge = opts.coalesce === false ? (p: Ping[], e: (Record<string, unknown> | null)[]) => opts.pipeline.processBatch(p, e) : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
+  const judge = opts.coalesce === false ? (p: Ping[], e: (Record<string, unknown> | null)[]) => opts.pipeline.processBatch(p, e, EVENTS_ONLY) : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
   return createKafkaIngest<DecodedPing>({
     ...opts,
     maxMessageBytes: maxBytes,
@@ -105,6 +106,9 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
 }
 
 type BatchOutcome = Awaited<ReturnType<PingBatchProcessor['processBatch']>>;
+
+/** what the ingest asks of each pipeline call: the events (its metrics and logs), not the alerts */
+const EVENTS_ONLY = { alerts: false } as const;
 
 /**
  * Collects the calls made in the same turn of the event loop and runs them as pipeline calls of
@@ -134,7 +138,7 @@ export function coalescer(pipeline: PingBatchProcessor, maxPings: number): (ping
   const run = (group: Waiter[]) => {
     if (group.length === 1) {
       const only = group[0] as Waiter;
-      pipeline.processBatch(only.pings, only.extras).then(only.resolve, only.reject);
+      pipeline.processBatch(only.pings, only.extras, EVENTS_ONLY).then(only.resolve, only.reject);
       return;
     }
     const pings: Ping[] = [];
@@ -145,7 +149,7 @@ export function coalescer(pipeline: PingBatchProcessor, maxPings: number): (ping
         extras.push(w.extras[i] ?? null);
       }
     }
-    pipeline.processBatch(pings, extras).then(
+    pipeline.processBatch(pings, extras, EVENTS_ONLY).then(
       (r) => {
         group.forEach((w, i) => w.resolve(i === 0 ? r : { events: [], unknownTags: 0 }));
       },

@@ -346,6 +346,31 @@ describe.each(kits)('CordonStore conformance: $name', (kit) => {
       expect(r.alerts[0]).toMatchObject({ pingCount: 3, active: false, confidence: 'confirmed' });
     });
 
+    it('a batch asking for no alerts writes and reports the same events, and leaves alerts empty', async () => {
+      const a = engineAlert();
+      const b = engineAlert({ tagId: 'BUD-2' });
+      const r = await store.commitBatch({
+        states: [],
+        changes: [
+          { kind: 'opened', alert: a },
+          { kind: 'opened', alert: b },
+          { kind: 'ended', alert: { ...a, pingCount: 2, active: false, endedAt: a.openedAt + 1 } },
+        ],
+        positions: [],
+        alerts: false,
+      });
+      expect(r.events.map((e) => [e.type, e.alert.id])).toEqual([
+        ['alert.opened', a.id],
+        ['alert.opened', b.id],
+        ['alert.ended', a.id],
+      ]);
+      expect(r.events[2]?.alert).toMatchObject({ pingCount: 2, active: false });
+      expect(r.alerts).toEqual([]);
+      // stored as with alerts asked for
+      expect(await store.getAlert(a.id)).toMatchObject({ pingCount: 2, active: false, status: 'open' });
+      expect(await store.getAlert(b.id)).toMatchObject({ pingCount: 1, active: true });
+    });
+
     it('alerts in the result are final even when the last change was silent', async () => {
       const a = engineAlert();
       const r = await store.commitBatch({

@@ -8,12 +8,14 @@ const pings = (tag: string, n: number): Ping[] =>
 describe('Kafka ingest: merging partitions ready in the same turn', () => {
   it('merges small batches into one pipeline call, lets big ones run alone and side by side', async () => {
     const calls: { tags: string[]; n: number }[] = [];
+    const asked: unknown[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
     const gate: (() => void)[] = [];
     const pipeline = {
-      async processBatch(ps: readonly Ping[]) {
+      async processBatch(ps: readonly Ping[], _extras: unknown, options?: { alerts?: boolean }) {
         calls.push({ tags: [...new Set(ps.map((p) => p.tagId))], n: ps.length });
+        asked.push(options);
         maxInFlight = Math.max(maxInFlight, ++inFlight);
         await new Promise<void>((r) => gate.push(r));
         inFlight--;
@@ -32,6 +34,8 @@ describe('Kafka ingest: merging partitions ready in the same turn', () => {
       { tags: ['E'], n: 10 },
     ]);
     expect(maxInFlight).toBe(4); // all started before any finished
+    // merged or alone, each call asks for the events only (the ingest reports no alerts)
+    expect(asked).toEqual([{ alerts: false }, { alerts: false }, { alerts: false }, { alerts: false }]);
     for (const g of gate) g();
     const out = await Promise.all(results);
     // the merged call's events are reported once, by its first caller
