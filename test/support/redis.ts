@@ -51,13 +51,26 @@ async function pingOk(url: string): Promise<boolean> {
 }
 
 /** Starts a throwaway redis-server on a free port (nothing on disk). */
+/** servers started by this process: killed when it exits, even by process.exit() after an error */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
 export async function startRedisServer(port?: number): Promise<RedisServer> {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
   const p = port ?? (await freePort());
   let child: ChildProcess;
   const launch = async () => {
     child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
+    const c = child;
+    live.add(c);
+    c.once('exit', () => live.delete(c));
     await waitFor(() => pingOk(`redis://127.0.0.1:${p}`), 10_000, `redis-server on port ${p}`);
   };
   const stop = async () => {
