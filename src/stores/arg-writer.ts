@@ -1,9 +1,9 @@
 /**
  * One Redis argument built as bytes: the batch commit's items, \x1f between them or (packed) as
  * one MessagePack array of strings, written straight into a reused scratch buffer (numbers as
- * digits, strings as UTF-8) and copied out once at the exact size. Building the same argument from JavaScript strings cost a rope of
- * concatenations per trail member (~700 bytes of garbage a ping), flattening, and V8's
- * per-character UTF-8 writer on top.
+ * digits, strings as UTF-8) and copied out once at the exact size. Building the same argument
+ * from JavaScript strings cost a rope of concatenations per trail member (~700 bytes of garbage
+ * a ping), flattening, and V8's per-character UTF-8 writer on top.
  *
  * Numbers are written digit by digit where the text is certain, through String() otherwise:
  * - safe integers exactly as String(x) prints them. Epoch milliseconds have 13 digits, too many

@@ -60,7 +60,8 @@ export const INITIAL_HUMAN =
 
 /**
  * commitBatch. ARGV: prefix, eventsKey, nowIso, eventsMaxLen, maxPerTag, nStates, nChanges,
- * nPositions, payload, wantAlerts ('0': no finals in the reply) (retention is not the commit's: RedisStore.prunePositions trims it). The payload is every item field, in this
+ * nPositions, payload, wantAlerts ('0': no final states in the reply). Retention is not the
+ * commit's: RedisStore.prunePositions trims it. The payload is every item field, in this
  * order, as one MessagePack array of strings (ArgWriter's packed form), which cmsgpack.unpack
  * turns into the table F in one C call. Separate arguments cost ioredis more to encode than one
  * payload costs to split here (with Kafka-sized batches the one payload drained ~15% faster), and

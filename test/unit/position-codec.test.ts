@@ -102,9 +102,12 @@ describe('Redis trail member codec', () => {
   });
 });
 
-/** the items as one commit argument (strings as str, numbers as num), as the Redis commit writes them */
-function joinedBytes(items: readonly (string | number)[]): Buffer {
-  const w = new ArgWriter();
+/**
+ * the items as one commit argument (strings as str, numbers as num), joined by \x1f or packed
+ * (a MessagePack array of strings, as the Redis commit writes them)
+ */
+function writtenBytes(items: readonly (string | number)[], packed = false): Buffer {
+  const w = new ArgWriter(false, packed);
   for (const x of items) {
     w.next();
     if (typeof x === 'number') w.num(x);
@@ -112,17 +115,17 @@ function joinedBytes(items: readonly (string | number)[]): Buffer {
   }
   return w.done();
 }
+const joinedBytes = (items: readonly (string | number)[]): Buffer => writtenBytes(items);
+const packedBytes = (items: readonly (string | number)[]): Buffer => writtenBytes(items, true);
 
-/** the items as a packed commit argument (a MessagePack array of strings) */
-function packedBytes(items: readonly (string | number)[]): Buffer {
-  const w = new ArgWriter(false, true);
-  for (const x of items) {
-    w.next();
-    if (typeof x === 'number') w.num(x);
-    else w.str(x);
-  }
-  return w.done();
-}
+/** an item of a commit argument: any text (grapheme clusters, lone surrogates) or number */
+const itemArb = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates too
+  fc.integer(),
+  fc.double({ noNaN: true }),
+);
 
 /** MessagePack array 32 of str 16 / str 32, the only forms packed writers make; throws on anything else */
 function unpack(b: Buffer): Buffer[] {
@@ -151,20 +154,13 @@ function unpack(b: Buffer): Buffer[] {
 
 describe('the commit argument (ArgWriter)', () => {
   it('packed: one MessagePack array holding the UTF-8 of each item, of any length', () => {
-    const item = fc.oneof(
-      fc.string({ maxLength: 40 }),
-      fc.string({ unit: 'grapheme', maxLength: 20 }),
-      fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates too
-      fc.integer(),
-      fc.double({ noNaN: true }),
-    );
     // Buffer#equals per item (toEqual compares buffers byte by byte in JavaScript: slow)
     const readsBack = (items: readonly (string | number)[]): boolean => {
       const got = unpack(packedBytes(items));
       return got.length === items.length && got.every((b, k) => b.equals(Buffer.from(String(items[k]), 'utf8')));
     };
     fc.assert(
-      fc.property(fc.array(item, { maxLength: 60 }), (items) => {
+      fc.property(fc.array(itemArb, { maxLength: 60 }), (items) => {
         expect(readsBack(items)).toBe(true);
       }),
       { numRuns: 2000 },
@@ -185,15 +181,8 @@ describe('the commit argument (ArgWriter)', () => {
 
 
   it('is the UTF-8 of the items joined by \\x1f, whatever characters they hold', () => {
-    const item = fc.oneof(
-      fc.string({ maxLength: 40 }),
-      fc.string({ unit: 'grapheme', maxLength: 20 }),
-      fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates too
-      fc.integer(),
-      fc.double({ noNaN: true }),
-    );
     fc.assert(
-      fc.property(fc.array(item, { maxLength: 60 }), (items) => {
+      fc.property(fc.array(itemArb, { maxLength: 60 }), (items) => {
         const expected = Buffer.from(items.join('\x1f'), 'utf8');
         expect(joinedBytes([...items]).equals(expected)).toBe(true);
       }),
