@@ -390,7 +390,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const s = states[k] as TagState;
         writes[j] = { tagId: knownTags[j] as string, state: s, expectRev: revs[k] as number, dueAt: nextTickAt(s, ctxs[k] as TagContext, zones, config, now) };
       }
-      return await store.commitBatch(wantAlerts ? { states: writes, changes, positions } : { states: writes, changes, positions, alerts: false });
+      return await store.commitBatch({ states: writes, changes, positions, alerts: wantAlerts });
     } catch (err) {
       // A lent state may now hold pings whose alerts and positions will not be written: going on
       // from it could lose an alert (the tracker would think it raised it). So the lent states

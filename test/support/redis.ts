@@ -50,11 +50,11 @@ async function pingOk(url: string): Promise<boolean> {
   }
 }
 
-/** Starts a throwaway redis-server on a free port (nothing on disk). */
 /** servers started by this process: killed when it exits, even by process.exit() after an error */
 const live = new Set<ChildProcess>();
 let exitHook = false;
 
+/** Starts a throwaway redis-server on a free port (nothing on disk). */
 export async function startRedisServer(port?: number): Promise<RedisServer> {
   if (!exitHook) {
     exitHook = true;
