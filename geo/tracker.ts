@@ -1,8 +1,13 @@
 /**
  * TagTracker: the per-tag state machine of CONTRACT §3, pure.
  *
- *   applyPing(state, ping, ctx, zones, cfg, now) → { state', changes }   (now = arrival, wall clock)
- *   tick(state, ctx, zones, cfg, now)            → { state', changes }   (clock-driven rules)
+ *   applyPing(state, ping, ctx, zones, cfg, now, arrival?) → { state', changes }
+ *       now = wall clock (detectedAt); arrival = when the ping reached the system (default now:
+ *       HTTP ingest; the Kafka ingest passes the record's time, so a consumer that was down or
+ *       lagging does not make its backlog look like silence)
+ *   tick(state, ctx, zones, cfg, now, detectedAt?) → { state', changes }   (clock-driven rules at
+ *       `now`; the sweeper holds `now` back while the Kafka ingest has not judged every ping that
+ *       arrived before it, and passes the wall clock as detectedAt)
  *
  * The input state is never modified (copy-on-write); the returned state is a plain
  * JSON-serialisable object with bounded histories, meant to live in Redis.
@@ -529,8 +534,8 @@ const candBuf: CompiledZone[] = [];
 const scratchJudgement: Judgement = { inside: false, distanceM: 0, certain: false };
 
 /** Judge one ping (pure: `state` is not modified). */
-export function applyPing(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): PingResult {
-  return apply(state, ping, ctx, zones, cfg, now, false);
+export function applyPing(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, arrival: number = now): PingResult {
+  return apply(state, ping, ctx, zones, cfg, now, arrival, false);
 }
 
 /**
@@ -540,8 +545,8 @@ export function applyPing(state: TagState | null, ping: Ping, ctx: TagContext, z
  * then usually `state` itself, updated. Nested parts (zone tracks, device episodes, older
  * timestamps) stay copy-on-write, so they may be shared with earlier states.
  */
-export function applyPingInPlace(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): PingResult {
-  return apply(state, ping, ctx, zones, cfg, now, true);
+export function applyPingInPlace(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, arrival: number = now): PingResult {
+  return apply(state, ping, ctx, zones, cfg, now, arrival, true);
 }
 
 /**
@@ -596,7 +601,7 @@ export function lastPosition(state: TagState): (Position & { ts: number }) | nul
   return ts === null ? null : { ts, lat: c.t[POS_LAT]!, lon: c.t[POS_LON]!, accuracyM: c.t[POS_ACC]! };
 }
 
-function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, inPlace: boolean): PingResult {
+function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, arrival: number, inPlace: boolean): PingResult {
   const src = current(state, ctx);
   const ts = ping.ts;
   const newest = src.t[NEWEST]!;
@@ -614,16 +619,17 @@ function apply(state: TagState | null, ping: Ping, ctx: TagContext, zones: ZoneL
   const positioned = ping.lat !== null && ping.lon !== null && ping.fix !== 'none';
   // Position objects are made only when an alert needs one (allocation is the hot path's cost)
 
-  // --- arrival: signal lost / no fix (wall clock)
-  clockRules(w, now);
-  if (s.dev['tag.signal_lost']) w.endDevice('tag.signal_lost', now);
-  t[ARR] = now;
+  // --- arrival: signal lost / no fix (wall clock; an arrival never goes back: NaN compares false)
+  const arr = arrival < t[ARR]! ? t[ARR]! : arrival;
+  clockRules(w, arr);
+  if (s.dev['tag.signal_lost']) w.endDevice('tag.signal_lost', arr);
+  t[ARR] = arr;
   if (positioned) {
-    t[FIX_ARR] = now;
+    t[FIX_ARR] = arr;
     t[FL] = NaN;
-    if (s.dev['tag.no_fix']) w.endDevice('tag.no_fix', now);
+    if (s.dev['tag.no_fix']) w.endDevice('tag.no_fix', arr);
   } else if (t[FL] !== t[FL]) {
-    t[FL] = now;
+    t[FL] = arr;
   }
 
   // --- device status (newest pings only)
@@ -945,11 +951,12 @@ const tickInclBuf: CompiledZone[] = [];
 /**
  * Clock-driven checks at wall-clock `now`: signal lost, no fix, grace expiry with no further
  * ping, windows that ended, and inclusion windows that started while the last known position
- * is outside.
+ * is outside. Alerts raised get `detectedAt` (default `now`): the sweeper judges at an instant
+ * held back to the Kafka ingest's progress and raises at the wall clock.
  */
-export function tick(state: TagState | null, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number): TrackerResult {
+export function tick(state: TagState | null, ctx: TagContext, zones: ZoneLookup, cfg: TrackerConfig, now: number, detectedAt: number = now): TrackerResult {
   const src = current(state, ctx);
-  const w = work.init(src, ctx, zones, cfg, now);
+  const w = work.init(src, ctx, zones, cfg, detectedAt);
   const s = w.s;
   clockRules(w, now);
   const tz = ctx.timezone;

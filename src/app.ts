@@ -55,6 +55,11 @@ export interface AppDeps {
   /** extra /readyz checks by name */
   readiness?: Record<string, ReadinessCheck>;
   /**
+   * The pings come through Kafka consumers that report their progress to the store: the sweeper
+   * runs the clock-driven checks no later than the slowest one's (see streams/sweeper.ts).
+   */
+  followIngest?: boolean;
+  /**
    * Run the clock-driven sweeper on a timer (default true). Tests that drive time themselves pass
    * false and call `app.sweeper.tick()`.
    */
@@ -138,8 +143,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     processBatch: (p, e, o) => pipeline.processBatch(p, e, o),
     contextOf: (t) => pipeline.contextOf(t),
     close: () => pipeline.close(),
-    tickTags: async (due, now) => {
-      const r = await pipeline.tickTags(due, now);
+    tickTags: async (due, now, detectedAt) => {
+      const r = await pipeline.tickTags(due, now, detectedAt);
       for (const e of r.events) metrics.alerts.inc({ type: e.alert.type, event: e.type.slice(6) });
       return r;
     },
@@ -152,6 +157,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger,
     pipeline: countedPipeline,
     intervalMs: config.sweepIntervalMs,
+    followIngest: deps.followIngest === true,
+    onHeld: (behindMs) => metrics.clockChecksBehind.set(behindMs / 1000),
   });
   app.decorate('pipeline', pipeline);
   app.decorate('sweeper', sweeper);

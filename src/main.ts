@@ -2,7 +2,7 @@
  * The composition root: the only file that reads the environment, opens sockets and traps
  * signals. `npm start` runs it (node --import tsx src/main.ts: one process, so signals reach it).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { buildApp, type AppDeps } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -73,9 +73,10 @@ async function unavailableAs503(produced: Promise<void>): Promise<void> {
 }
 
 /** With Kafka, POST /v1/pings produces (503 when the brokers do not take them) and /readyz checks the group. */
-function kafkaAppDeps(kafka: KafkaRuntime | null): Pick<AppDeps, 'pingSink' | 'readiness'> {
+function kafkaAppDeps(kafka: KafkaRuntime | null): Pick<AppDeps, 'pingSink' | 'readiness' | 'followIngest'> {
   if (!kafka) return {};
   return {
+    followIngest: true,
     pingSink: {
       sendPings: (pings) => unavailableAs503(kafka.producer.sendPings(pings)),
       sendPingBytes: (items) => unavailableAs503(kafka.producer.sendPingBytes(items)),
@@ -85,9 +86,12 @@ function kafkaAppDeps(kafka: KafkaRuntime | null): Pick<AppDeps, 'pingSink' | 'r
 }
 
 /** Joins the consumer group; the service counts Kafka batches like HTTP ones. */
-async function startKafkaConsumer(kafka: KafkaRuntime, pipeline: IngestPipeline, config: Config, metrics: Metrics, logger: Logger): Promise<void> {
+async function startKafkaConsumer(kafka: KafkaRuntime, pipeline: IngestPipeline, store: CordonStore, config: Config, metrics: Metrics, logger: Logger): Promise<void> {
+  // this process's consumer, in the store's progress reports (a report outlives a dead process by 15 s)
+  const consumerId = randomUUID();
   try {
     await kafka.startConsumer(pipeline, {
+      reportProgress: (through) => store.reportIngestProgress(consumerId, through, 15_000),
       onBatch: ({ pings, events, unknownTags, seconds }) => {
         metrics.pingsProcessed.inc({ source: 'kafka' }, pings);
         if (unknownTags) metrics.unknownTags.inc({ source: 'kafka' }, unknownTags);
@@ -159,7 +163,7 @@ async function main(): Promise<void> {
     await app.close().catch(() => {});
     process.exit(1);
   }
-  if (kafka && config.kafkaConsume) await startKafkaConsumer(kafka, app.pipeline, config, metrics, logger);
+  if (kafka && config.kafkaConsume) await startKafkaConsumer(kafka, app.pipeline, store, config, metrics, logger);
   const shown = config.host === '0.0.0.0' || config.host === '::' ? address.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, '//localhost') : address;
 
   const lines = [

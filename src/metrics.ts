@@ -3,7 +3,7 @@
  * process, e.g. in tests). Other parts add their own metrics to `registry` (consumer lag,
  * webhook deliveries): read `app.cordon.metrics.registry`.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -19,6 +19,8 @@ export interface Metrics {
   processingSeconds: Histogram<'source'>;
   /** HTTP requests by route and status class */
   httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** how far the clock-driven checks run behind the wall clock, waiting for the Kafka ingest */
+  clockChecksBehind: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -62,6 +64,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'cordon_http_requests_total',
       help: 'HTTP requests by method, route and status',
       labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    clockChecksBehind: new Gauge({
+      name: 'cordon_clock_checks_behind_seconds',
+      help: 'How far the clock-driven checks (signal lost, no fix, grace expiry, window starts) run behind the wall clock, held back until the Kafka ingest has judged the pings that arrived before them (0 without Kafka)',
       registers,
     }),
   };

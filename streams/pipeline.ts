@@ -61,12 +61,20 @@ export interface BatchResult {
 export interface ProcessOptions {
   /** false: the result's `alerts` stays empty (CommitBatch.alerts); the events are complete either way */
   alerts?: boolean;
+  /**
+   * When each ping reached the system (epoch ms, one per ping; default: the wall clock now).
+   * The Kafka ingest passes the records' times: a backlog judged late is not silence.
+   */
+  arrivals?: ArrayLike<number>;
 }
 
 export interface IngestPipeline {
   processBatch(pings: readonly Ping[], extras?: readonly (Record<string, unknown> | null)[], options?: ProcessOptions): Promise<BatchResult>;
-  /** clock-driven checks for these tags at wall-clock `now` (the caller holds their leases) */
-  tickTags(due: readonly DueTag[], now: number): Promise<BatchResult>;
+  /**
+   * clock-driven checks for these tags at `now` (the caller holds their leases); alerts raised
+   * get `detectedAt` (default `now`; the sweeper's `now` may be held back behind the wall clock)
+   */
+  tickTags(due: readonly DueTag[], now: number, detectedAt?: number): Promise<BatchResult>;
   /** the engine context of a tag, null when unassigned */
   contextOf(tagId: string): Promise<TagContext | null>;
   /** stops listening for config changes */
@@ -299,7 +307,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
       // tick elsewhere, a partition handed over mid-batch), judge that tag's pings again from its
       // fresh state. Commits are idempotent, so re-judging never duplicates an alert.
       for (let attempt = 1; ; attempt++) {
-        const res = await judgeAndCommit(tags, known, mine, pingSlot, pings, extras, ctxs, options?.alerts !== false);
+        const res = await judgeAndCommit(tags, known, mine, pingSlot, pings, extras, ctxs, options?.alerts !== false, options?.arrivals);
         for (const e of res.events) events.push(e);
         for (const a of res.alerts) {
           alerts.delete(a.id);
@@ -339,6 +347,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     extras: readonly (Record<string, unknown> | null)[] | undefined,
     ctxs: readonly (TagContext | undefined)[],
     wantAlerts: boolean,
+    arrivals: ArrayLike<number> | undefined,
   ) {
     const knownTags: string[] = new Array(known.length);
     for (let j = 0; j < known.length; j++) knownTags[j] = tags[known[j] as number] as string;
@@ -373,7 +382,9 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const prevNewest = prev === null ? null : newestTs(prev);
         const ctx = ctxs[k] as TagContext;
         if (lent !== null && lent[k] === 1) lent[k] = 2;
-        const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now) : applyPing(prev, p, ctx, zones, config, now);
+        // a ping cannot have reached the system after now (a producer's clock ahead, a test's clock)
+        const arrival = arrivals === undefined ? now : Math.min(arrivals[i] as number, now);
+        const r = own[k] === 1 ? applyPingInPlace(prev, p, ctx, zones, config, now, arrival) : applyPing(prev, p, ctx, zones, config, now, arrival);
         // a duplicate (same tag and ts, CONTRACT §1) changes nothing: the tracker hands its state
         // back untouched, and the position is in the trail already (committed with that state)
         if (r.duplicate) continue;
@@ -439,7 +450,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
     touched += n;
   }
 
-  async function tickTags(due: readonly DueTag[], now: number): Promise<BatchResult> {
+  async function tickTags(due: readonly DueTag[], now: number, detectedAt: number = now): Promise<BatchResult> {
     if (due.length === 0) return EMPTY;
     const tagSet = new Set(due.map((d) => d.tagId));
     const tags = [...tagSet];
@@ -457,7 +468,7 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
           continue;
         }
         const cur = loaded.get(t);
-        const r = tick((cur?.state as TagState | undefined) ?? null, ctx, zones, config, now);
+        const r = tick((cur?.state as TagState | undefined) ?? null, ctx, zones, config, now, detectedAt);
         for (const c of r.changes) changes.push(c);
         // a conflict means a ping batch just wrote this tag (and its next due time): the tick is moot
         writes.push({ tagId: t, state: r.state, expectRev: cur?.rev ?? 0, dueAt: nextTickAt(r.state, ctx, zones, config, now) });

@@ -483,6 +483,14 @@ export interface CordonStore {
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** many leases in one round trip; result[i] answers keys[i] */
   claimMany(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
+  /**
+   * A Kafka consumer's progress (streams/kafka/progress.ts): every ping that reached Kafka
+   * before `through` (epoch ms; 0 = not known yet) is judged. Kept for `ttlMs` (an instance that
+   * dies stops holding the others back); `through` null withdraws the report.
+   */
+  reportIngestProgress(consumer: string, through: number | null, ttlMs: number): Promise<void>;
+  /** the least `through` of the consumers' unexpired reports, null when there is none */
+  ingestProgress(): Promise<number | null>;
 
   // ---- lifecycle
   /** resolves when the store answers (readyz) */

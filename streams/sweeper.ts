@@ -6,6 +6,12 @@
  * so with several instances on one Redis exactly one of them ticks each due check — and ticks the
  * claimed tags in one batch through the pipeline (one state load, one commit). Idempotent opens
  * guard the rest: even a double tick cannot raise a second alert.
+ *
+ * With the Kafka ingest (`followIngest`) the checks run at the least progress the consumers
+ * report (CordonStore.ingestProgress), never ahead of it: a tag whose pings still wait in Kafka
+ * (a backlog after an outage, a rebalance) is not silent, and a breach one of them clears must not
+ * be raised by the clock. No report at all (no consumer has joined yet) holds every check.
+ * Alerts raised keep the wall clock as their detectedAt.
  */
 import type { TrackerConfig, ZoneLookup } from '../geo/types.ts';
 import { createIngestPipeline } from './pipeline.ts';
@@ -27,6 +33,12 @@ export interface SweeperOptions {
   batchSize?: number;
   /** lease per due check; another instance may retry it after this long (default 30 s) */
   leaseMs?: number;
+  /** run the checks no later than the Kafka consumers' reported progress (set with Kafka ingest) */
+  followIngest?: boolean;
+  /** each pass: how far the checks' instant was held behind the wall clock (ms; 0 = not held) */
+  onHeld?: (behindMs: number) => void;
+  /** log a warning when the checks fall this far behind the wall clock (default 60 s) */
+  warnBehindMs?: number;
 }
 
 export interface SweepResult extends BatchResult {
@@ -34,6 +46,8 @@ export interface SweepResult extends BatchResult {
   due: number;
   /** of those, claimed and ticked by this instance */
   ticked: number;
+  /** the instant the checks ran at (the wall clock unless held back by the ingest; 0: all held) */
+  at: number;
 }
 
 export interface Sweeper {
@@ -56,16 +70,40 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     : createIngestPipeline({ store: opts.store, zones: opts.zones, config: opts.config, clock, ...(opts.logger ? { logger: opts.logger } : {}) });
   const pipeline = opts.pipeline ?? (ownPipeline as IngestPipeline);
 
+  const warnBehindMs = opts.warnBehindMs ?? 60_000;
+  let warnedAt = 0;
+
+  /** the instant the checks may run at: `now`, or the ingest's progress when that is earlier */
+  async function instant(now: number): Promise<number> {
+    if (!opts.followIngest) return now;
+    const through = await opts.store.ingestProgress();
+    const at = through === null ? 0 : Math.max(0, Math.min(now, through));
+    const behind = now - at;
+    opts.onHeld?.(behind);
+    if (behind >= warnBehindMs && now - warnedAt >= warnBehindMs) {
+      warnedAt = now;
+      opts.logger?.warn(
+        { behindS: at === 0 ? null : Math.round(behind / 1000), reported: through !== null },
+        at === 0
+          ? 'clock-driven checks held: no Kafka consumer has reported its progress yet'
+          : 'clock-driven checks held behind the wall clock: the Kafka ingest has not judged every ping that arrived since',
+      );
+    }
+    return at;
+  }
+
   async function runOnce(now: number = clock.now()): Promise<SweepResult> {
-    const due = await opts.store.dueTags(now, batchSize);
-    if (due.length === 0) return { due: 0, ticked: 0, processed: 0, unknownTags: 0, events: [], alerts: [] };
+    const at = await instant(now);
+    if (at <= 0) return { due: 0, ticked: 0, processed: 0, unknownTags: 0, events: [], alerts: [], at };
+    const due = await opts.store.dueTags(at, batchSize);
+    if (due.length === 0) return { due: 0, ticked: 0, processed: 0, unknownTags: 0, events: [], alerts: [], at };
     const won = await opts.store.claimMany(
       due.map((d) => `tick:${d.tagId}@${d.dueAt}`),
       leaseMs,
     );
     const mine = due.filter((_, i) => won[i]);
-    const r = await pipeline.tickTags(mine, now);
-    return { ...r, due: due.length, ticked: mine.length };
+    const r = await pipeline.tickTags(mine, at, now);
+    return { ...r, due: due.length, ticked: mine.length, at };
   }
 
   let timer: NodeJS.Timeout | null = null;

@@ -624,6 +624,23 @@ export class MemoryStore implements CordonStore {
     return keys.map((k) => this.claimOne(k, ttlMs));
   }
 
+  private readonly progress = new Map<string, { through: number; until: number }>();
+
+  async reportIngestProgress(consumer: string, through: number | null, ttlMs: number): Promise<void> {
+    if (through === null) this.progress.delete(consumer);
+    else this.progress.set(consumer, { through, until: this.clock.now() + ttlMs });
+  }
+
+  async ingestProgress(): Promise<number | null> {
+    const now = this.clock.now();
+    let least: number | null = null;
+    for (const [k, r] of this.progress) {
+      if (r.until <= now) this.progress.delete(k);
+      else if (least === null || r.through < least) least = r.through;
+    }
+    return least;
+  }
+
   private claimOne(key: string, ttlMs: number): boolean {
     const now = this.clock.now();
     const until = this.leases.get(key);

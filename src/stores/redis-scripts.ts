@@ -243,6 +243,28 @@ return {out, finals, conflicts}
 `;
 
 /**
+ * ingestProgress. ARGV: the progress hash (consumer → "through|expiresAt"), now (ms).
+ * Drops the expired reports (a consumer that died) and returns the least `through` of the others
+ * as a string, false when none is left.
+ */
+export const INGEST_PROGRESS_LUA = `
+local key, now = ARGV[1], tonumber(ARGV[2])
+local all = redis.call('HGETALL', key)
+local least = nil
+for j = 1, #all, 2 do
+  local through, untilMs = string.match(all[j + 1], '^(%d+)|(%d+)$')
+  if through == nil or tonumber(untilMs) <= now then
+    redis.call('HDEL', key, all[j])
+  else
+    through = tonumber(through)
+    if least == nil or through < least then least = through end
+  end
+end
+if least == nil then return false end
+return tostring(least)
+`;
+
+/**
  * acknowledge/resolve. ARGV: prefix, eventsKey, eventsMaxLen, id, to ('acknowledged'|'resolved'),
  * nowIso, byJson, outcomeJson ('null' for acknowledge), noteJson ('' = none).
  * Returns {'ok', eventJson} | {'not_found'} | {'invalid', fromStatus}.

@@ -62,7 +62,7 @@ import type {
 import { alertAfter, decodeCursor, encodeCursor, idAfter, parseEventId } from './common.ts';
 import { ArgWriter } from './arg-writer.ts';
 import { decodePosition, writePosition } from './position-codec.ts';
-import { COMMIT_LUA, DELETE_SUBJECT_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
+import { COMMIT_LUA, DELETE_SUBJECT_LUA, INGEST_PROGRESS_LUA, PUT_SUBJECT_LUA, TRANSITION_LUA, ZONE_LUA } from './redis-scripts.ts';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis:// URL; ignored when `client` is given */
@@ -144,6 +144,7 @@ const SCRIPTS = {
   putSubject: script(PUT_SUBJECT_LUA),
   deleteSubject: script(DELETE_SUBJECT_LUA),
   zone: script(ZONE_LUA),
+  ingestProgress: script(INGEST_PROGRESS_LUA),
 };
 
 /**
@@ -793,6 +794,18 @@ export class RedisStore implements CordonStore {
     for (const k of keys) p.set(this.P + 'lease:' + k, this.origin, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
     const res = (await p.exec()) ?? [];
     return keys.map((_, i) => res[i]?.[1] === 'OK');
+  }
+
+  /** one hash, consumer → "through|expires at" (a field cannot expire on its own before Redis 7.4) */
+  async reportIngestProgress(consumer: string, through: number | null, ttlMs: number): Promise<void> {
+    const key = this.P + 'ingest:progress';
+    if (through === null) await this.redis.hdel(key, consumer);
+    else await this.redis.hset(key, consumer, `${Math.floor(through)}|${this.clock.now() + Math.ceil(ttlMs)}`);
+  }
+
+  async ingestProgress(): Promise<number | null> {
+    const r = await this.run(SCRIPTS.ingestProgress, [this.P + 'ingest:progress', this.clock.now()]);
+    return typeof r === 'string' ? Number(r) : null;
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -4,6 +4,7 @@ import { silentLogger } from './client.ts';
 import { FatalIngestError, errorMessage, isFatal, isRebalanceError } from './errors.ts';
 import type { KafkaMetrics } from './metrics.ts';
 import type { DeadLetter, KafkaProducer } from './producer.ts';
+import { IngestProgress } from './progress.ts';
 
 /** What a decoder says about one message value. */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -14,6 +15,11 @@ export interface BatchContext {
   partition: number;
   firstOffset: string;
   lastOffset: string;
+  /**
+   * When each item reached Kafka (epoch ms, one per item): its record's timestamp, at most the
+   * time the slice was handed over (a producer's clock running ahead cannot date a ping ahead).
+   */
+  arrivals: number[];
 }
 
 /**
@@ -85,6 +91,17 @@ export interface KafkaIngest {
    */
   isReady(): boolean;
   status(): KafkaIngestStatus;
+  /**
+   * Every ping that reached Kafka before this instant (epoch ms) has been judged and written (see
+   * IngestProgress); 0 while that is not known yet, null when this consumer holds no partition.
+   */
+  through(): number | null;
+}
+
+/** a record's time as its ping's arrival: at most `now`, `now` when the record has none */
+function arrivalOf(m: Batch['messages'][number], now: number): number {
+  const t = Number(m.timestamp);
+  return t > 0 && t < now ? t : now;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -129,6 +146,7 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
   let stopping: Promise<void> | null = null;
 
   let consumer: Consumer | null = null;
+  const progress = new IngestProgress({ maxOutMs: (opts.sessionTimeout ?? 30_000) + (opts.rebalanceTimeout ?? 60_000) });
   let restarts = 0;
   let restartTimer: NodeJS.Timeout | null = null;
 
@@ -190,17 +208,21 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
       restarts = 0;
       memberId = e.payload.memberId;
       assigned = Object.entries(e.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
+      progress.onJoin(assigned.reduce((n, a) => n + a.partitions.length, 0));
       metrics?.rebalances.inc({ group: opts.groupId });
       // partitions that moved away must not keep reporting their last lag from here
       metrics?.lag.reset();
       logger.info({ groupId: opts.groupId, memberId, assigned, durationMs: e.payload.duration }, 'kafka group joined');
     });
+    c.on(c.events.FETCH_START, (e) => progress.onFetchStart(e.payload.nodeId, Date.now()));
     c.on(c.events.REBALANCING, () => {
       joined = false;
+      progress.onLeave(Date.now());
       logger.info({ groupId: opts.groupId, memberId }, 'kafka group rebalancing');
     });
     c.on(c.events.CRASH, (e) => {
       joined = false;
+      progress.onLeave(Date.now());
       const err = e.payload.error;
       if (e.payload.restart) {
         logger.warn({ err: errorMessage(err), groupId: opts.groupId }, 'kafka consumer crashed; kafkajs restarts it');
@@ -221,6 +243,7 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
     });
     c.on(c.events.STOP, () => {
       joined = false;
+      progress.onLeave(Date.now());
     });
     return c;
   };
@@ -284,7 +307,9 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
   const handleSlice = async (payload: EachBatchPayload, messages: Batch['messages'], resolveTo: string): Promise<boolean> => {
     const { batch } = payload;
     const started = performance.now();
+    const now = Date.now();
     const items: T[] = [];
+    const arrivals: number[] = [];
     const letters: DeadLetter[] = [];
     for (const m of messages) {
       const v = m.value;
@@ -292,11 +317,13 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
       else if (v.length > maxBytes) letters.push(toDeadLetter(batch, m, `message too large: ${v.length} bytes > ${maxBytes}`));
       else {
         const r = opts.decode(v);
-        if (r.ok) items.push(r.value);
-        else letters.push(toDeadLetter(batch, m, r.reason));
+        if (r.ok) {
+          items.push(r.value);
+          arrivals.push(arrivalOf(m, now));
+        } else letters.push(toDeadLetter(batch, m, r.reason));
       }
     }
-    const ctx: BatchContext = { topic: batch.topic, partition: batch.partition, firstOffset: messages[0]?.offset ?? resolveTo, lastOffset: resolveTo };
+    const ctx: BatchContext = { topic: batch.topic, partition: batch.partition, firstOffset: messages[0]?.offset ?? resolveTo, lastOffset: resolveTo, arrivals };
     // dead letters first: once they are acked, the handler's success may commit past them
     if (letters.length > 0) {
       if (!(await untilDone(() => opts.producer.sendDeadLetters(letters), payload, 'dead-letter produce'))) return false;
@@ -305,11 +332,14 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
     if (items.length > 0 && !(await untilDone(() => opts.handle(items, ctx), payload, 'batch write'))) return false;
     // everything in the slice is durable (or dead-lettered): now the offset may move
     payload.resolveOffset(resolveTo);
+    const lag = Math.max(0, Number(batch.highWatermark) - Number(resolveTo) - 1);
+    const lastMessage = messages[messages.length - 1];
+    if (lastMessage) progress.onHandled(batch.topic, batch.partition, arrivalOf(lastMessage, now), lag);
     metrics?.messages.inc({ topic: batch.topic, outcome: 'processed' }, items.length);
     if (letters.length > 0) metrics?.messages.inc({ topic: batch.topic, outcome: 'dead_lettered' }, letters.length);
     metrics?.batchMessages.observe({ topic: batch.topic }, messages.length);
     metrics?.batchSeconds.observe({ topic: batch.topic }, (performance.now() - started) / 1000);
-    metrics?.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(resolveTo) - 1));
+    metrics?.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
     return true;
   };
 
@@ -404,5 +434,6 @@ export function createKafkaIngest<T>(opts: KafkaIngestOptions<T>): KafkaIngest {
     },
     isReady: () => running && everJoined && fatal === null && restartTimer === null,
     status: () => ({ running: running && fatal === null, joined, holding: holding > 0, inFlight, memberId, assigned }),
+    through: () => (stopping ? null : progress.through(Date.now(), inFlight)),
   };
 }

@@ -10,10 +10,15 @@ import type { KafkaProducer } from './producer.ts';
 export interface PingBatchProcessor {
   /**
    * Judges the pings (one partition's batch, in offset order) and commits events, tag state
-   * and positions to the store before resolving. Called with `{ alerts: false }`: the ingest
-   * reports events only, so the pipeline need not read the alerts' final states back.
+   * and positions to the store before resolving. Called with `alerts: false` (the ingest reports
+   * events only, so the pipeline need not read the alerts' final states back) and with each
+   * ping's `arrivals` time (its record's: when it reached Kafka, not when this consumer got it).
    */
-  processBatch(pings: Ping[], extras: (Record<string, unknown> | null)[], options?: { alerts?: boolean }): Promise<{ events: readonly BatchEvent[]; unknownTags?: number }>;
+  processBatch(
+    pings: Ping[],
+    extras: (Record<string, unknown> | null)[],
+    options?: { alerts?: boolean; arrivals?: ArrayLike<number> },
+  ): Promise<{ events: readonly BatchEvent[]; unknownTags?: number }>;
 }
 
 /** The part of an alert event the ingest reports (streams/ports.ts AlertEvent satisfies it). */
@@ -82,7 +87,10 @@ export interface PingIngestOptions
 export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
   const maxBytes = opts.maxMessageBytes ?? MAX_PING_BYTES;
   const decodeOpts = { defaultAccuracyM: opts.defaultAccuracyM, maxBytes };
-  const judge = opts.coalesce === false ? (p: Ping[], e: (Record<string, unknown> | null)[]) => opts.pipeline.processBatch(p, e, EVENTS_ONLY) : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
+  const judge =
+    opts.coalesce === false
+      ? (p: Ping[], e: (Record<string, unknown> | null)[], arrivals: number[]) => opts.pipeline.processBatch(p, e, { alerts: false, arrivals })
+      : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
   return createKafkaIngest<DecodedPing>({
     ...opts,
     maxMessageBytes: maxBytes,
@@ -99,7 +107,7 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
         pings[i] = it.ping;
         extras[i] = it.extras;
       }
-      const res = await judge(pings, extras);
+      const res = await judge(pings, extras, ctx.arrivals);
       opts.onBatch?.({ pings: pings.length, events: res.events, unknownTags: res.unknownTags ?? 0, seconds: (performance.now() - started) / 1000, ctx });
     },
   });
@@ -107,17 +115,23 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
 
 type BatchOutcome = Awaited<ReturnType<PingBatchProcessor['processBatch']>>;
 
-/** what the ingest asks of each pipeline call: the events (its metrics and logs), not the alerts */
-const EVENTS_ONLY = { alerts: false } as const;
-
 /**
  * Collects the calls made in the same turn of the event loop and runs them as pipeline calls of
  * at most `maxPings` pings each (a call bigger than that runs alone), concurrently. Every caller
  * of a merged call gets its whole result (its events are reported once, by the first caller) or
  * the whole error, so a failed merged write is retried by each partition.
  */
-export function coalescer(pipeline: PingBatchProcessor, maxPings: number): (pings: Ping[], extras: (Record<string, unknown> | null)[]) => Promise<BatchOutcome> {
-  type Waiter = { pings: Ping[]; extras: (Record<string, unknown> | null)[]; resolve: (r: BatchOutcome) => void; reject: (e: unknown) => void };
+export function coalescer(
+  pipeline: PingBatchProcessor,
+  maxPings: number,
+): (pings: Ping[], extras: (Record<string, unknown> | null)[], arrivals: number[]) => Promise<BatchOutcome> {
+  type Waiter = {
+    pings: Ping[];
+    extras: (Record<string, unknown> | null)[];
+    arrivals: number[];
+    resolve: (r: BatchOutcome) => void;
+    reject: (e: unknown) => void;
+  };
   let pending: Waiter[] = [];
   const flush = () => {
     const all = pending;
@@ -138,18 +152,21 @@ export function coalescer(pipeline: PingBatchProcessor, maxPings: number): (ping
   const run = (group: Waiter[]) => {
     if (group.length === 1) {
       const only = group[0] as Waiter;
-      pipeline.processBatch(only.pings, only.extras, EVENTS_ONLY).then(only.resolve, only.reject);
+      // the ingest reports events (its metrics and logs), not the alerts
+      pipeline.processBatch(only.pings, only.extras, { alerts: false, arrivals: only.arrivals }).then(only.resolve, only.reject);
       return;
     }
     const pings: Ping[] = [];
     const extras: (Record<string, unknown> | null)[] = [];
+    const arrivals: number[] = [];
     for (const w of group) {
       for (let i = 0; i < w.pings.length; i++) {
         pings.push(w.pings[i] as Ping);
         extras.push(w.extras[i] ?? null);
+        arrivals.push(w.arrivals[i] as number);
       }
     }
-    pipeline.processBatch(pings, extras, EVENTS_ONLY).then(
+    pipeline.processBatch(pings, extras, { alerts: false, arrivals }).then(
       (r) => {
         group.forEach((w, i) => w.resolve(i === 0 ? r : { events: [], unknownTags: 0 }));
       },
@@ -158,9 +175,9 @@ export function coalescer(pipeline: PingBatchProcessor, maxPings: number): (ping
       },
     );
   };
-  return (pings, extras) =>
+  return (pings, extras, arrivals) =>
     new Promise<BatchOutcome>((resolve, reject) => {
       if (pending.length === 0) setImmediate(flush);
-      pending.push({ pings, extras, resolve, reject });
+      pending.push({ pings, extras, arrivals, resolve, reject });
     });
 }

@@ -29,10 +29,18 @@ export interface KafkaRuntime {
   readonly producer: KafkaProducer;
   /** connects the producer; rejects when no broker answers */
   connect(): Promise<void>;
-  /** joins the group and starts judging pings with `pipeline` */
+  /**
+   * Joins the group and starts judging pings with `pipeline`. `reportProgress` is called at once,
+   * then every `progressEveryMs` (default 1 s), with how far this consumer has judged (see
+   * KafkaIngest.through), and with null once it has stopped: the service shares it through the
+   * store so that every instance's sweeper waits for the slowest consumer.
+   */
   startConsumer(
     pipeline: PingBatchProcessor,
-    hooks?: Pick<PingIngestOptions, 'onBatch' | 'onDeadLetters' | 'onFatal'>,
+    hooks?: Pick<PingIngestOptions, 'onBatch' | 'onDeadLetters' | 'onFatal'> & {
+      reportProgress?: (through: number | null) => Promise<void>;
+      progressEveryMs?: number;
+    },
   ): Promise<void>;
   /** producer connected and consumer in its group (producer only with `consume: false`) */
   isReady(): boolean;
@@ -48,13 +56,32 @@ export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
   const producer = createKafkaProducer({ kafka, topic: opts.topic, dlqTopic: opts.dlqTopic, metrics, logger: opts.logger });
   let ingest: KafkaIngest | null = null;
   let closing: Promise<void> | null = null;
+  let reporter: { timer: NodeJS.Timeout; report: (through: number | null) => Promise<void> } | null = null;
+  // one report at a time, in order: the final null must not be overtaken by an earlier value
+  let reporting: Promise<void> = Promise.resolve();
+  const report = (through: number | null): Promise<void> => {
+    const r = reporter;
+    if (!r) return reporting;
+    reporting = reporting.then(() =>
+      r.report(through).catch((err: unknown) => opts.logger?.warn({ err: (err as Error).message }, "could not report the consumer's progress; the next report retries")),
+    );
+    return reporting;
+  };
+  const stopConsumer = async () => {
+    await ingest?.stop();
+    if (reporter) {
+      clearInterval(reporter.timer);
+      await report(null);
+      reporter = null;
+    }
+  };
   return {
     producer,
     connect: () => producer.connect(),
-    async startConsumer(pipeline, hooks = {}) {
+    async startConsumer(pipeline, { reportProgress, progressEveryMs, ...hooks } = {}) {
       if (ingest) throw new Error('the Kafka consumer is already started');
       if (opts.consume === false) throw new Error('this Kafka runtime produces only (consume: false)');
-      ingest = createPingIngest({
+      const started = createPingIngest({
         kafka,
         topic: opts.topic,
         groupId: opts.groupId,
@@ -65,15 +92,19 @@ export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
         defaultAccuracyM: opts.defaultAccuracyM,
         ...hooks,
       });
-      await ingest.start();
+      ingest = started;
+      if (reportProgress) {
+        reporter = { timer: setInterval(() => void report(started.through()), progressEveryMs ?? 1000), report: reportProgress };
+        reporter.timer.unref();
+        await report(started.through());
+      }
+      await started.start();
     },
     isReady: () => producer.isConnected() && (opts.consume === false || (ingest?.isReady() ?? false)),
-    stopConsumer: async () => {
-      await ingest?.stop();
-    },
+    stopConsumer,
     close() {
       closing ??= (async () => {
-        await ingest?.stop();
+        await stopConsumer();
         await producer.close();
       })();
       return closing;

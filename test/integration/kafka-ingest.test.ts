@@ -36,7 +36,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   cluster = await startKafkaMock({
-    topics: { chunks: 3, 'chunks.dlq': 1, together: 3, 'together.dlq': 1, front: 2, 'front.dlq': 1, e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1 },
+    topics: { chunks: 3, 'chunks.dlq': 1, together: 3, 'together.dlq': 1, front: 2, 'front.dlq': 1, e2e: 4, 'e2e.dlq': 1, poison: 2, 'poison.dlq': 1, restart: 4, 'restart.dlq': 1, 'main.pings': 3, 'main.pings.dlq': 1, 'outage.pings': 2, 'outage.pings.dlq': 1 },
   });
   redis = new Redis(redisUrl);
 });
@@ -97,10 +97,15 @@ async function readTopic(topic: string, n: number): Promise<{ partition: number;
   return got;
 }
 
-/** `src/main.ts` as a Kafka instance on `topic` (its own Redis, key test-admin-key); killed at cleanup. */
-async function startInstance(topic: string, groupId: string, extraEnv: Record<string, string> = {}) {
-  const own = await startRedisServer();
-  cleanups.push(() => own.stop());
+/** `src/main.ts` as a Kafka instance on `topic` (its own Redis unless given one, key test-admin-key); killed at cleanup. */
+async function startInstance(topic: string, groupId: string, extraEnv: Record<string, string> = {}, sharedRedisUrl?: string) {
+  let own: { url: string } | undefined;
+  if (sharedRedisUrl) own = { url: sharedRedisUrl };
+  else {
+    const started = await startRedisServer();
+    cleanups.push(() => started.stop());
+    own = started;
+  }
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
@@ -410,4 +415,58 @@ describe('kafka ingest', () => {
     expect(o.end.reduce((a, b) => a + b, 0)).toBe(2);
     expect(o.end.every((end, i) => end === 0 || o.committed[i] === end)).toBe(true);
   });
+
+  it('after a consumer outage longer than SIGNAL_LOST_AFTER_S, a tag that kept sending gets no signal-lost alert and a tag that fell silent gets exactly one', async () => {
+    // 4 s to lose a signal, sweeps every 100 ms: the outage below lasts longer than that
+    const env = { SIGNAL_LOST_AFTER_S: '4', SWEEP_INTERVAL_MS: '100' };
+    const first = await startInstance('outage.pings', 'g-outage', env);
+    const { headers } = first;
+    for (const [subject, tagId] of [['S1', 'ALIVE'], ['S2', 'SILENT']] as const) {
+      expect((await fetch(`${first.base}/v1/subjects/${subject}`, { method: 'PUT', headers, body: JSON.stringify({ tagId }) })).status).toBe(201);
+    }
+    const producer = testProducer('outage.pings');
+    await producer.connect();
+    const send = (tagId: string) => producer.sendPings([{ tagId, ts: Date.now(), lat: 51.6, lon: -0.1, accuracyM: 10 }]);
+    await send('SILENT');
+    // ALIVE sends every 300 ms throughout, outage or not (the pings wait in Kafka)
+    let sending = true;
+    const sender = (async () => {
+      while (sending) {
+        await send('ALIVE');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    const judged = async (base: string, tagId: string) =>
+      (((await (await fetch(`${base}/v1/tags/${tagId}/positions`, { headers })).json()) as { items: unknown[] }).items ?? []).length;
+    await waitFor(async () => (await judged(first.base, 'SILENT')) === 1 && (await judged(first.base, 'ALIVE')) > 0, 20_000, 'the first pings judged');
+
+    // the outage: the only consumer stops (graceful: it commits, leaves and withdraws its progress)
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await new Promise((r) => setTimeout(r, 6_000));
+    const second = await startInstance('outage.pings', 'g-outage', env, first.redisUrl);
+    await new Promise((r) => setTimeout(r, 1_500));
+    sending = false;
+    await sender;
+    // the backlog is judged and committed, and the sweeper has caught up with the silent tag
+    const admin = adminClient(cluster.brokers);
+    await waitFor(async () => {
+      const o = await offsetsOf(admin, 'g-outage', 'outage.pings');
+      return o.end.every((end, i) => o.committed[i] === end);
+    }, 30_000, 'the backlog committed');
+    const own = new Redis(second.redisUrl);
+    cleanups.push(async () => own.disconnect());
+    const lost = async () => (await readEvents(own, 'cordon:events')).filter((e) => e.alert.type === 'tag.signal_lost');
+    await waitFor(async () => (await lost()).some((e) => e.type === 'alert.opened'), 20_000, 'signal lost for the silent tag');
+    await new Promise((r) => setTimeout(r, 1_000)); // ten more sweeps
+    const events = await lost();
+    expect(events.map((e) => `${e.type} ${e.alert.tagId}`)).toEqual(['alert.opened SILENT']);
+    // opened 4 s after the silent tag's one ping reached Kafka (during the outage), detected after it
+    const alert = events[0]!.alert as unknown as { openedAt: string; detectedAt: string };
+    expect(Date.parse(alert.detectedAt) - Date.parse(alert.openedAt)).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${second.base}/metrics`, { headers })).text();
+    expect(metrics).toMatch(/^cordon_clock_checks_behind_seconds \d/m);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 90_000);
 });

@@ -576,6 +576,29 @@ describe.each(kits)('CordonStore conformance: $name', (kit) => {
       expect(await store.claimMany(['tick:T1', 'tick:T3', 'tick:T3'], 10_000)).toEqual([false, true, false]);
     });
 
+    it('ingest progress: the least unexpired report of every consumer, withdrawn by null', async () => {
+      expect(await store.ingestProgress()).toBeNull();
+      const other = await twin();
+      const t = clock.now();
+      await store.reportIngestProgress('c1', t - 5_000, 10_000);
+      await other.reportIngestProgress('c2', t - 2_000, 30_000);
+      expect(await store.ingestProgress()).toBe(t - 5_000);
+      expect(await other.ingestProgress()).toBe(t - 5_000);
+      // a later report replaces the consumer's earlier one
+      await store.reportIngestProgress('c1', t - 1_000, 10_000);
+      expect(await store.ingestProgress()).toBe(t - 2_000);
+      // 0 (not known yet) holds everything back
+      await store.reportIngestProgress('c3', 0, 10_000);
+      expect(await store.ingestProgress()).toBe(0);
+      await store.reportIngestProgress('c3', null, 10_000);
+      expect(await store.ingestProgress()).toBe(t - 2_000);
+      // c1's report expires (its consumer died): c2's alone is left, then none
+      clock.advance(10_001);
+      expect(await other.ingestProgress()).toBe(t - 2_000);
+      clock.advance(20_000);
+      expect(await store.ingestProgress()).toBeNull();
+    });
+
     it('answers ping and closes idempotently', async () => {
       expect(await store.ping()).toBe(true);
       const other = await twin();

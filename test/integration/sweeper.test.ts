@@ -77,6 +77,40 @@ describe.each(kits)('sweeper on $name', (kit) => {
     expect(fired.alerts[0]).toMatchObject({ type: 'exclusion.breach', zoneId: 'Z1', openedAt: new Date(ts).toISOString() });
   });
 
+  it('following the Kafka ingest: checks wait for the slowest consumer, and raise with the wall clock as detectedAt', async () => {
+    const assignedAt = clock.t;
+    const index = await seedEngine(store, 'T1', { graceSeconds: 60 });
+    const held: number[] = [];
+    const sw = createSweeper({ store, zones: index, config: TRACKER_CONFIG, clock, intervalMs: 10, followIngest: true, onHeld: (ms) => held.push(ms) });
+    sweepers.push(sw);
+    // no consumer has reported: everything waits
+    const none = await sw.runOnce(clock.advance(LOST + 1));
+    expect(none).toMatchObject({ at: 0, due: 0, events: [] });
+    expect(held.at(-1)).toBe(clock.t);
+    // one consumer is 2 minutes behind, another has judged up to just before the deadline
+    const other = await twin();
+    await store.reportIngestProgress('c1', clock.t - 120_000, 60_000);
+    await other.reportIngestProgress('c2', assignedAt + LOST - 1, 60_000);
+    const behind = await sw.runOnce(clock.t);
+    expect(behind.at).toBe(clock.t - 120_000);
+    expect(behind.events).toEqual([]);
+    expect(held.at(-1)).toBe(120_000);
+    // the slow one catches up past the other: the other's report is now the least, still short of the deadline
+    await store.reportIngestProgress('c1', clock.t, 60_000);
+    expect((await sw.runOnce(clock.t)).events).toEqual([]);
+    // both have judged past the deadline: signal lost, opened at the deadline, detected now
+    const wall = clock.advance(10_000);
+    await store.reportIngestProgress('c1', wall, 60_000);
+    await other.reportIngestProgress('c2', assignedAt + LOST + 5_000, 60_000);
+    const r = await sw.runOnce(wall);
+    expect(r.at).toBe(assignedAt + LOST + 5_000);
+    expect(r.events.map((e) => `${e.type} ${e.alert.type}`)).toEqual(['alert.opened tag.signal_lost']);
+    expect(r.alerts[0]).toMatchObject({ openedAt: new Date(assignedAt + LOST).toISOString(), detectedAt: new Date(wall).toISOString() });
+    // a consumer withdrawing its report leaves the other's
+    await store.reportIngestProgress('c1', null, 60_000);
+    expect((await sw.runOnce(clock.t)).at).toBe(assignedAt + LOST + 5_000);
+  });
+
   it('with two instances, exactly one raises each alert', async () => {
     const index = await seedEngine(store);
     for (let i = 2; i <= 20; i++) await store.putSubject(`S${i}`, { tagId: `T${i}`, name: null, orderRef: null, timezone: 'Europe/London' });

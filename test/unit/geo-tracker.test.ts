@@ -263,6 +263,33 @@ describe('device alerts', () => {
     const late = applyPing(r.state, ping(T0, OUT), ctx, z, cfg, due + 5 * MIN + cfg.signalLostAfterMs + 1);
     expect(kinds(late.changes)).toEqual(['opened:tag.signal_lost', 'ended:tag.signal_lost']);
   });
+  it('signal lost is judged on arrivals, not on when they are judged: a backlog is not silence, a gap in it is', () => {
+    // pings arrived (reached Kafka) once a minute for 30 minutes, all judged an hour later
+    const judgedAt = T0 + 90 * MIN;
+    let s: TagState | null = null;
+    for (let i = 0; i <= 30; i++) {
+      const r = applyPing(s, ping(T0 + i * MIN - 5 * S, OUT), ctx, z, cfg, judgedAt, T0 + i * MIN);
+      expect(r.changes).toEqual([]);
+      s = r.state;
+    }
+    // the deadline counts from the last arrival (past: due at once, for a sweeper held back to the ingest's progress)
+    expect(nextTickAt(s, ctx, z, cfg, T0 + 30 * MIN)).toBe(T0 + 30 * MIN + cfg.signalLostAfterMs);
+    expect(nextTickAt(s, ctx, z, cfg, judgedAt)).toBe(judgedAt + 1);
+    // then 11 minutes without an arrival, in the same backlog: lost at the deadline, found again at the arrival
+    const gap = applyPing(s, ping(T0 + 41 * MIN - 5 * S, OUT), ctx, z, cfg, judgedAt, T0 + 41 * MIN);
+    expect(kinds(gap.changes)).toEqual(['opened:tag.signal_lost', 'ended:tag.signal_lost']);
+    expect(gap.changes[0]!.alert).toMatchObject({ openedAt: T0 + 30 * MIN + cfg.signalLostAfterMs, detectedAt: judgedAt });
+    expect(gap.changes[1]!.alert.endedAt).toBe(T0 + 41 * MIN);
+    // an arrival dated before the last one (another producer's clock) does not move the last arrival back
+    const back = applyPing(gap.state, ping(T0 + 42 * MIN, OUT), ctx, z, cfg, judgedAt, T0 + 20 * MIN);
+    expect(back.changes).toEqual([]);
+    expect(nextTickAt(back.state, ctx, z, cfg, T0 + 41 * MIN)).toBe(T0 + 41 * MIN + cfg.signalLostAfterMs);
+    // tick at an instant held back behind the wall clock: judged there, detected at the wall clock
+    const held = tick(back.state, ctx, z, cfg, T0 + 51 * MIN, judgedAt);
+    expect(kinds(held.changes)).toEqual(['opened:tag.signal_lost']);
+    expect(held.changes[0]!.alert).toMatchObject({ openedAt: T0 + 51 * MIN, detectedAt: judgedAt });
+    expect(tick(back.state, ctx, z, cfg, T0 + 51 * MIN - 1, judgedAt).changes).toEqual([]);
+  });
   it('no fix: position-less pings for 15 min open it (tick), the next positioned ping ends it', () => {
     let s: TagState | null = applyPing(null, ping(T0, OUT), ctx, z, cfg, T0).state;
     for (let i = 1; i <= 16; i++) {
