@@ -190,9 +190,15 @@ async function main(): Promise<void> {
   const id = `bench-kafka-${Date.now().toString(36)}`;
   const names = { prefix: `${id}:`, eventsKey: `${id}:events` };
 
-  // Zones are written "an hour ago" so phase-1 pings (event times in the recent past) are judged against them.
-  const setupAt = Date.now() - 3_600_000;
-  const startTs = Date.now() - 1_200_000;
+  // Phase 1 is the backlog a consumer finds after an outage: the pings reached Kafka over the
+  // last ~10 minutes (each record is stamped 200 ms after its fix; the consumer takes that as the
+  // arrival) and nobody read them. The tags were assigned a minute before their first ping and the
+  // zones an hour ago, so every ping is judged against them. (Until 2026-12-04 the backlog was
+  // stamped with its produce time, all within a few seconds, and the subjects assigned an hour
+  // before: every tag's first ping then found 50 minutes without an arrival and opened and ended a
+  // true signal-lost episode, 20,000 of phase 1's 48,768 events.)
+  const startTs = Date.now() - 600_000;
+  let setupAt = startTs - 60_000;
   const w = makeWorkload({ seed, zones: nZones, tags: nTags, pings: nPings, startTs, insideShare: INSIDE_SHARE });
   progress(`workload: ${nZones} zones, ${nTags} tags, ${nPings} pings (seed ${seed})`);
   const setupStore = await createRedisStore({ url: redisUrl, ...names, clock: { now: () => setupAt } });
@@ -201,6 +207,7 @@ async function main(): Promise<void> {
       w.tags.slice(i, i + 200).map((t) => setupStore.putSubject(t.subjectId, { tagId: t.tagId, name: null, orderRef: null, timezone: 'Europe/London' })),
     );
   }
+  setupAt = Date.now() - 3_600_000;
   for (let i = 0; i < w.zones.length; i += 200) {
     await Promise.all(
       w.zones.slice(i, i + 200).map((z) => {
@@ -233,7 +240,7 @@ async function main(): Promise<void> {
   // ~1,500 pings per partition per request: the mock serves one message set per partition per fetch
   const chunk = Math.min(64_000, 1_500 * partitions);
   for (let i = 0; i < w.pings.length; i += chunk) {
-    await loader.sendPings(w.pings.slice(i, i + chunk).map((p) => wire(p, p.ts)));
+    await loader.sendPingBytes(w.pings.slice(i, i + chunk).map((p) => ({ tagId: p.tagId, value: Buffer.from(JSON.stringify(wire(p, p.ts))), arrivedAt: p.ts + 200 })));
     progress(`produced ${i + Math.min(chunk, w.pings.length - i)} / ${w.pings.length}`);
   }
   await loader.close();

@@ -102,8 +102,13 @@ export interface KafkaProducer {
   connect(): Promise<void>;
   /** Produces pings to the ingest topic, key = tagId; resolves when every replica acked. */
   sendPings(pings: readonly PingRecord[]): Promise<void>;
-  /** The same for pings already in JSON: each value goes as it is (the bytes a client sent). */
-  sendPingBytes(items: readonly { tagId: string; value: Buffer }[]): Promise<void>;
+  /**
+   * The same for pings already in JSON: each value goes as it is (the bytes a client sent).
+   * `arrivedAt` (epoch ms) stamps the record instead of the produce time: a relay re-producing
+   * pings it had buffered keeps when they reached it (the consumer takes the record's time as the
+   * ping's arrival).
+   */
+  sendPingBytes(items: readonly { tagId: string; value: Buffer; arrivedAt?: number }[]): Promise<void>;
   /** Produces dead letters; resolves when acked (before the source offset may be committed). */
   sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
   isConnected(): boolean;
@@ -180,12 +185,12 @@ export function createKafkaProducer(opts: KafkaProducerOptions): KafkaProducer {
     await queueOf(topic).push(messages);
   };
 
-  /** pings onto the ingest topic, keyed by tag, stamped with one produce time */
-  const sendKeyed = (items: readonly { tagId: string; value: Buffer | string }[]) => {
+  /** pings onto the ingest topic, keyed by tag, stamped with one produce time (or their own arrival) */
+  const sendKeyed = (items: readonly { tagId: string; value: Buffer | string; arrivedAt?: number }[]) => {
     const now = String(Date.now());
     return send(
       opts.topic,
-      items.map((p) => ({ key: p.tagId, value: p.value, timestamp: now })),
+      items.map((p) => ({ key: p.tagId, value: p.value, timestamp: p.arrivedAt === undefined ? now : String(Math.floor(p.arrivedAt)) })),
     );
   };
 
