@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { speedUpKafkajsDecoding } from './kafkajs-decode.ts';
 
 /** The slice of a pino logger the adapter uses (pino satisfies it; tests may pass a silent one). */
 export interface KafkaLogger {
@@ -19,9 +20,13 @@ export interface KafkaClientOptions {
   extra?: Omit<KafkaConfig, 'brokers' | 'clientId' | 'logCreator' | 'logLevel'>;
 }
 
-/** One kafkajs client whose own log lines go through our structured logger. */
+/**
+ * One kafkajs client whose own log lines go through our structured logger (and, once per process,
+ * kafkajs's record decoding with less garbage: see kafkajs-decode.ts).
+ */
 export function createKafkaClient(opts: KafkaClientOptions): Kafka {
   const logger = opts.logger ?? silentLogger;
+  if (!speedUpKafkajsDecoding()) logger.debug({}, 'kafkajs internals not as expected: its record decoding is left as it is');
   const logCreator = () => (entry: LogEntry) => {
     const { message, ...rest } = entry.log;
     const fields = { kafka: entry.namespace, ...rest };
