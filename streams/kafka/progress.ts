@@ -10,7 +10,9 @@
  * once every batch of its previous fetch is handled. So when a fetcher starts a fetch, all that
  * reached its partitions before its previous fetch started is judged — except on a partition whose
  * batch was cut short by the fetch size (its offset lag was not zero), which is judged only as far
- * as its last record's time. After joining the group (new partitions), nothing advances until
+ * as its last record's time. A record's time is its producer's (or broker's) clock and may reach
+ * the broker a little after it was stamped, so the value is kept `marginMs` (default 2 s) behind
+ * what the fetches show. After joining the group (new partitions), nothing advances until
  * each fetcher has finished one round; until then, and while the group rebalances, the last value
  * holds (0 before the first: hold everything). The value never goes back. A consumer with no
  * partitions reports nothing (null), and so does one out of its group for longer than
@@ -29,7 +31,7 @@ export class IngestProgress {
   private partitions = 0;
   private leftAt: number | null = null;
 
-  constructor(private readonly opts: { maxOutMs: number; staleFetcherMs?: number }) {}
+  constructor(private readonly opts: { maxOutMs: number; staleFetcherMs?: number; marginMs?: number }) {}
 
   /** joined the group with `partitions` partitions: every fetcher starts over */
   onJoin(partitions: number): void {
@@ -86,6 +88,7 @@ export class IngestProgress {
       if (f < t) t = f;
     }
     for (const b of this.behind.values()) if (b < t) t = b;
+    t -= this.opts.marginMs ?? 2_000;
     if (t > this.held) this.held = t;
     return this.held;
   }

@@ -59,11 +59,21 @@ export function createKafkaRuntime(opts: KafkaRuntimeOptions): KafkaRuntime {
   let reporter: { timer: NodeJS.Timeout; report: (through: number | null) => Promise<void> } | null = null;
   // one report at a time, in order: the final null must not be overtaken by an earlier value
   let reporting: Promise<void> = Promise.resolve();
+  let failures = 0;
   const report = (through: number | null): Promise<void> => {
     const r = reporter;
     if (!r) return reporting;
     reporting = reporting.then(() =>
-      r.report(through).catch((err: unknown) => opts.logger?.warn({ err: (err as Error).message }, "could not report the consumer's progress; the next report retries")),
+      r.report(through).then(
+        () => {
+          failures = 0;
+        },
+        (err: unknown) => {
+          // once a second while the store is down: the first failure and every minute after at warn
+          const log = failures++ % 60 === 0 ? opts.logger?.warn : opts.logger?.debug;
+          log?.call(opts.logger, { err: (err as Error).message, failures }, "could not report the consumer's progress; the next report retries");
+        },
+      ),
     );
     return reporting;
   };

@@ -5,7 +5,7 @@ const T = 1_800_000_000_000;
 
 describe("Kafka ingest progress: the instant before which every ping that reached Kafka is judged", () => {
   it('holds everything until the group is joined and each fetcher has finished a round', () => {
-    const p = new IngestProgress({ maxOutMs: 90_000 });
+    const p = new IngestProgress({ maxOutMs: 90_000, marginMs: 0 });
     expect(p.through(T, 0)).toBe(0);
     p.onJoin(4);
     expect(p.through(T + 10, 0)).toBe(0); // no fetch yet
@@ -21,7 +21,7 @@ describe("Kafka ingest progress: the instant before which every ping that reache
   });
 
   it('a partition cut short by the fetch size holds it at its last judged record', () => {
-    const p = new IngestProgress({ maxOutMs: 90_000 });
+    const p = new IngestProgress({ maxOutMs: 90_000, marginMs: 0 });
     p.onJoin(2);
     p.onFetchStart(1, T);
     p.onHandled('pings', 0, T - 600_000, 5_000); // a backlog: 5,000 records left behind
@@ -37,7 +37,7 @@ describe("Kafka ingest progress: the instant before which every ping that reache
   });
 
   it('never goes back, holds its value through a rebalance, and reports nothing once out too long or without partitions', () => {
-    const p = new IngestProgress({ maxOutMs: 90_000 });
+    const p = new IngestProgress({ maxOutMs: 90_000, marginMs: 0 });
     p.onJoin(3);
     p.onFetchStart(1, T);
     p.onFetchStart(1, T + 1_000);
@@ -61,7 +61,7 @@ describe("Kafka ingest progress: the instant before which every ping that reache
   });
 
   it('forgets a broker whose fetcher stopped while nothing is in flight, but not while a batch is held', () => {
-    const p = new IngestProgress({ maxOutMs: 90_000, staleFetcherMs: 30_000 });
+    const p = new IngestProgress({ maxOutMs: 90_000, staleFetcherMs: 30_000, marginMs: 0 });
     p.onJoin(2);
     p.onFetchStart(1, T);
     p.onFetchStart(2, T);
@@ -71,5 +71,18 @@ describe("Kafka ingest progress: the instant before which every ping that reache
     for (let t = T + 2_000; t <= T + 40_000; t += 1_000) p.onFetchStart(1, t);
     expect(p.through(T + 40_000, 1)).toBe(T); // a batch in flight (Redis down?): still held at node 2's round
     expect(p.through(T + 40_000, 0)).toBe(T + 39_000); // node 2 forgotten
+  });
+
+  it('stays a margin behind what the fetches show: a record stamped before a fetch may reach the broker after it', () => {
+    const p = new IngestProgress({ maxOutMs: 90_000 });
+    p.onJoin(1);
+    p.onFetchStart(1, T);
+    p.onFetchStart(1, T + 500);
+    expect(p.through(T + 500, 0)).toBe(T - 2_000);
+    const q = new IngestProgress({ maxOutMs: 90_000, marginMs: 5_000 });
+    q.onJoin(1);
+    q.onFetchStart(1, T);
+    q.onFetchStart(1, T + 500);
+    expect(q.through(T + 500, 0)).toBe(T - 5_000);
   });
 });
