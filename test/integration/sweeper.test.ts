@@ -111,6 +111,28 @@ describe.each(kits)('sweeper on $name', (kit) => {
     expect((await sw.runOnce(clock.t)).at).toBe(assignedAt + LOST + 5_000);
   });
 
+  it('following the Kafka ingest: a grace period is not ended by the clock while the ping that clears it waits in Kafka', async () => {
+    const index = await seedEngine(store, 'T1', { graceSeconds: 60 });
+    clock.advance(60_000);
+    const p = createIngestPipeline({ store, zones: index, config: TRACKER_CONFIG, clock });
+    const entered = clock.t - 1000;
+    // inside at `entered` (arrived at once); grace runs out 60 s later
+    expect((await p.processBatch([ping('T1', entered, INSIDE)], undefined, { arrivals: [entered] })).events).toEqual([]);
+    const sw = createSweeper({ store, zones: index, config: TRACKER_CONFIG, clock, intervalMs: 10, followIngest: true });
+    sweepers.push(sw);
+    // the consumer has judged only up to 10 s after the entry: the clearing ping (30 s in) is still in Kafka
+    await store.reportIngestProgress('c1', entered + 10_000, 60_000);
+    expect((await sw.runOnce(clock.advance(120_000))).events).toEqual([]);
+    // it is judged (it arrived 30 s after the entry), and the consumer reports its progress
+    const left = await p.processBatch([ping('T1', entered + 30_000, { lat: 51.6, lon: -0.12 })], undefined, { arrivals: [entered + 30_000] });
+    p.close();
+    expect(left.events).toEqual([]);
+    await store.reportIngestProgress('c1', clock.t, 60_000);
+    const after = await sw.runOnce(clock.advance(1_000));
+    expect(after.at).toBe(clock.t - 1_000);
+    expect(after.events).toEqual([]);
+  });
+
   it('with two instances, exactly one raises each alert', async () => {
     const index = await seedEngine(store);
     for (let i = 2; i <= 20; i++) await store.putSubject(`S${i}`, { tagId: `T${i}`, name: null, orderRef: null, timezone: 'Europe/London' });
