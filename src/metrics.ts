@@ -68,7 +68,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     clockChecksBehind: new Gauge({
       name: 'cordon_clock_checks_behind_seconds',
-      help: 'How far the clock-driven checks (signal lost, no fix, grace expiry, window starts) run behind the wall clock, held back until the Kafka ingest has judged the pings that arrived before them (0 without Kafka)',
+      help: 'How far the clock-driven checks (signal lost, no fix, grace expiry, window starts) run behind the wall clock, held back until the Kafka ingest has judged the pings that arrived before them; while no consumer has reported its progress, how long that has lasted (0 without Kafka)',
       registers,
     }),
   };

@@ -35,7 +35,10 @@ export interface SweeperOptions {
   leaseMs?: number;
   /** run the checks no later than the Kafka consumers' reported progress (set with Kafka ingest) */
   followIngest?: boolean;
-  /** each pass: how far the checks' instant was held behind the wall clock (ms; 0 = not held) */
+  /**
+   * each pass: how far the checks' instant was held behind the wall clock (ms; 0 = not held), or,
+   * while no consumer has reported at all, for how long that has been so
+   */
   onHeld?: (behindMs: number) => void;
   /** log a warning when the checks fall this far behind the wall clock (default 60 s) */
   warnBehindMs?: number;
@@ -72,13 +75,18 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
 
   const warnBehindMs = opts.warnBehindMs ?? 60_000;
   let warnedAt = 0;
+  /** since when no consumer has reported (null: one has) */
+  let unreportedSince: number | null = null;
 
   /** the instant the checks may run at: `now`, or the ingest's progress when that is earlier */
   async function instant(now: number): Promise<number> {
     if (!opts.followIngest) return now;
     const through = await opts.store.ingestProgress();
     const at = through === null ? 0 : Math.max(0, Math.min(now, through));
-    const behind = now - at;
+    // everything held (no report yet, or one that knows nothing yet): how long that has lasted
+    if (at === 0) unreportedSince ??= now;
+    else unreportedSince = null;
+    const behind = unreportedSince === null ? now - at : now - unreportedSince;
     opts.onHeld?.(behind);
     if (behind >= warnBehindMs && now - warnedAt >= warnBehindMs) {
       warnedAt = now;

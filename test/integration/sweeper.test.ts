@@ -86,7 +86,9 @@ describe.each(kits)('sweeper on $name', (kit) => {
     // no consumer has reported: everything waits
     const none = await sw.runOnce(clock.advance(LOST + 1));
     expect(none).toMatchObject({ at: 0, due: 0, events: [] });
-    expect(held.at(-1)).toBe(clock.t);
+    expect(held.at(-1)).toBe(0); // held since this pass
+    expect((await sw.runOnce(clock.advance(5_000))).at).toBe(0);
+    expect(held.at(-1)).toBe(5_000);
     // one consumer is 2 minutes behind, another has judged up to just before the deadline
     const other = await twin();
     await store.reportIngestProgress('c1', clock.t - 120_000, 60_000);
