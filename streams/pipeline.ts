@@ -393,7 +393,8 @@ export function createIngestPipeline(opts: IngestPipelineOptions): IngestPipelin
         const ch = r.changes;
         for (let c = 0; c < ch.length; c++) changes.push(ch[c] as AlertChange);
         const fresh = prevNewest !== null && p.ts > prevNewest && p.ts > ctx.assignedAt;
-        positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh });
+        // received: with Kafka the record's time; over HTTP (undefined) the store's commit time
+        positions.push({ ping: p, extras: extras === undefined ? null : (extras[i] ?? null), fresh, receivedAt: arrivals === undefined ? undefined : arrival });
       }
       const writes: TagStateWrite[] = new Array(known.length);
       for (let j = 0; j < known.length; j++) {

@@ -221,7 +221,8 @@ export interface TransitionResult {
 /**
  * One stored point of a tag's trail (GET /v1/tags/{tagId}/positions): the ping as received
  * (ISO ts, null lat/lon for fix "none") plus every unknown extra field it carried, plus
- * `receivedAt` (ISO wall clock). Extra fields never override the known ones.
+ * `receivedAt` (ISO wall clock: when the ping reached Cordon, over HTTP, or Kafka, its record's
+ * time). Extra fields never override the known ones.
  */
 export interface StoredPosition {
   tagId: string;
@@ -247,6 +248,8 @@ export interface PositionWrite {
    * Sound because a tag's state and its positions are committed together, atomically.
    */
   fresh?: boolean;
+  /** when the ping reached the system (epoch ms; default: the commit's time): the Kafka record's time */
+  receivedAt?: number;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -593,12 +593,12 @@ export class MemoryStore implements CordonStore {
     const max = this.maxPerTag;
     let prevTag = '';
     let slot: TagSlot | undefined;
-    for (const { ping, extras } of written) {
+    for (const { ping, extras, receivedAt } of written) {
       if (ping.tagId !== prevTag || slot === undefined) {
         prevTag = ping.tagId;
         slot = this.slotOf(ping.tagId);
       }
-      log.add(slot, ping, extras, now);
+      log.add(slot, ping, extras, receivedAt ?? now);
       log.compactIfLong(slot, cutoff, max);
     }
     // a tag nobody holds any more keeps its slot only while its trail does

@@ -185,7 +185,7 @@ function writeCommitItems(batch: CommitBatch, now: number): Buffer {
     w.next();
     if (p.fresh === true) w.char(0x31);
     w.next();
-    writePosition(w, p, now);
+    writePosition(w, p, p.receivedAt ?? now);
   }
   return w.done();
 }

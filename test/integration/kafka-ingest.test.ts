@@ -458,7 +458,9 @@ describe('kafka ingest', () => {
     // the outage: the only consumer stops (graceful: it commits, leaves and withdraws its progress)
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    const outageFrom = Date.now();
     await new Promise((r) => setTimeout(r, 6_000));
+    const outageTo = Date.now();
     const second = await startInstance('outage.pings', 'g-outage', env, first.redisUrl);
     await new Promise((r) => setTimeout(r, 1_500));
     sending = false;
@@ -479,6 +481,10 @@ describe('kafka ingest', () => {
     // opened 4 s after the silent tag's one ping reached Kafka (during the outage), detected after it
     const alert = events[0]!.alert as unknown as { openedAt: string; detectedAt: string };
     expect(Date.parse(alert.detectedAt) - Date.parse(alert.openedAt)).toBeGreaterThan(0);
+    // the trail keeps when each ping reached Kafka: those sent during the outage say so
+    const trail = ((await (await fetch(`${second.base}/v1/tags/ALIVE/positions`, { headers })).json()) as { items: { receivedAt: string }[] }).items;
+    const duringOutage = trail.filter((p) => Date.parse(p.receivedAt) >= outageFrom && Date.parse(p.receivedAt) <= outageTo).length;
+    expect(duringOutage).toBeGreaterThan(10);
     const metrics = await (await fetch(`${second.base}/metrics`, { headers })).text();
     // caught up: the checks run a fetch round, a report and the 2 s margin behind the wall clock
     const behind = Number(/^cordon_clock_checks_behind_seconds (\S+)$/m.exec(metrics)?.[1]);

@@ -538,9 +538,12 @@ describe.each(kits)('CordonStore conformance: $name', (kit) => {
           { ping: ping('T1', t - 1000), extras: null },
           { ping: ping('T1', t - 2000, { fix: 'none', lat: null, lon: null }), extras: null },
           { ping: ping('T2', t - 1000), extras: null },
+          // a Kafka record's time, given as when it was received
+          { ping: ping('T3', t - 5000), extras: null, receivedAt: t - 4000 },
         ],
       });
       await store.commitBatch({ states: [], changes: [], positions: [{ ping: ping('T1', t - 1000), extras: null }] });
+      expect((await store.positions('T3', 0, t, 10)).map((p) => p.receivedAt)).toEqual([new Date(t - 4000).toISOString()]);
       const trail = await store.positions('T1', t - 10_000, t, 100);
       expect(trail.map((p) => Date.parse(p.ts))).toEqual([t - 3000, t - 2000, t - 1000]);
       expect(trail[0]).toMatchObject({ tagId: 'T1', speed: 3, lat: 51.5, lon: -0.12, accuracyM: 10, fix: 'gps', battery: 80, strap: 'ok', seq: null });
