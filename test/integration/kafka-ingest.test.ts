@@ -456,8 +456,12 @@ describe('kafka ingest', () => {
     await waitFor(async () => (await judged(first.base, 'SILENT')) === 1 && (await judged(first.base, 'ALIVE')) > 0, 20_000, 'the first pings judged');
 
     // the outage: the only consumer stops (graceful: it commits, leaves and withdraws its progress)
+    const own = new Redis(first.redisUrl);
+    cleanups.push(async () => own.disconnect());
+    expect(await own.hlen('cordon:ingest:progress')).toBe(1); // the running consumer reports its progress
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    expect(await own.hlen('cordon:ingest:progress')).toBe(0); // and withdrew it when it stopped
     const outageFrom = Date.now();
     await new Promise((r) => setTimeout(r, 6_000));
     const outageTo = Date.now();
@@ -471,8 +475,6 @@ describe('kafka ingest', () => {
       const o = await offsetsOf(admin, 'g-outage', 'outage.pings');
       return o.end.every((end, i) => o.committed[i] === end);
     }, 30_000, 'the backlog committed');
-    const own = new Redis(second.redisUrl);
-    cleanups.push(async () => own.disconnect());
     const lost = async () => (await readEvents(own, 'cordon:events')).filter((e) => e.alert.type === 'tag.signal_lost');
     await waitFor(async () => (await lost()).some((e) => e.type === 'alert.opened'), 20_000, 'signal lost for the silent tag');
     await new Promise((r) => setTimeout(r, 1_000)); // ten more sweeps
