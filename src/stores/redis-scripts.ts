@@ -250,18 +250,18 @@ return {out, finals, conflicts}
 export const INGEST_PROGRESS_LUA = `
 local key, now = ARGV[1], tonumber(ARGV[2])
 local all = redis.call('HGETALL', key)
-local least = nil
+-- the least as its stored digits: Lua 5.1's tostring prints numbers of 15 digits and more in %.14g
+local least, leastText = nil, false
 for j = 1, #all, 2 do
-  local through, untilMs = string.match(all[j + 1], '^(%d+)|(%d+)$')
-  if through == nil or tonumber(untilMs) <= now then
+  local text, untilMs = string.match(all[j + 1], '^(%d+)|(%d+)$')
+  if text == nil or tonumber(untilMs) <= now then
     redis.call('HDEL', key, all[j])
   else
-    through = tonumber(through)
-    if least == nil or through < least then least = through end
+    local through = tonumber(text)
+    if least == nil or through < least then least, leastText = through, text end
   end
 end
-if least == nil then return false end
-return tostring(least)
+return leastText
 `;
 
 /**
