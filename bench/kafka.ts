@@ -230,15 +230,16 @@ async function main(): Promise<void> {
 
   // phase 1: backlog
   const kafka = createKafkaClient({ brokers: cluster.brokers, clientId: 'bench' });
-  // One send (and one record batch per partition) for each chunk, as before the producer sent
-  // at most 1,000 messages a send: librdkafka's mock serves one record batch per partition per
-  // fetch, where a real broker fills a fetch with as many as fit, so the backlog is written in
-  // big ones to give the consumer the fetches it would get from a real broker.
-  const loader = createKafkaProducer({ kafka, topic: TOPIC, dlqTopic: DLQ, maxMessagesPerSend: 64_000 });
+  // Each send writes one record batch a partition of about two slices (2 × --slice pings):
+  // librdkafka's mock serves one record batch per partition per fetch, where a real broker fills
+  // a fetch of a backlog with up to maxBytesPerPartition (4 MB, ~20,000 pings) a partition, which
+  // the consumer handles in slices of --slice. (Until 2026-12-04 the record batches held ~1,500
+  // pings, under one slice: the drain ran 352 slices of 1,420 pings that wrote 110,000 tag states,
+  // where a real broker's fetches give ~250 slices of 2,000 that write ~80,000.)
+  const chunk = 2 * Number(args.slice) * partitions;
+  const loader = createKafkaProducer({ kafka, topic: TOPIC, dlqTopic: DLQ, maxMessagesPerSend: chunk });
   await loader.connect();
   const loadStart = Date.now();
-  // ~1,500 pings per partition per request: the mock serves one message set per partition per fetch
-  const chunk = Math.min(64_000, 1_500 * partitions);
   for (let i = 0; i < w.pings.length; i += chunk) {
     await loader.sendPingBytes(w.pings.slice(i, i + chunk).map((p) => ({ tagId: p.tagId, value: Buffer.from(JSON.stringify(wire(p, p.ts))), arrivedAt: p.ts + 200 })));
     progress(`produced ${i + Math.min(chunk, w.pings.length - i)} / ${w.pings.length}`);
