@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { speedUpKafkajsDecoding } from '../streams/kafka/kafkajs-decode.ts';
+import { speedUpKafkajsDecoding, useFastKafkajsDecoding } from '../streams/kafka/kafkajs-decode.ts';
 import { emitJson, formatTable, machine, progress } from './lib/table.ts';
 
 const require = createRequire(import.meta.url);
@@ -18,9 +18,12 @@ const { values: args } = parseArgs({
 type Rec = { timestamp: string; offset: string };
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: (o: object) => Promise<{ buffer: Buffer }> };
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (o: object) => unknown;
+const Decoder = require('kafkajs/src/protocol/decoder.js') as { new (b: Buffer): unknown };
+const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): unknown };
+// before kafkajs's batch decoder is loaded: it takes the record decoder when it is
+const applied = speedUpKafkajsDecoding();
+if (!applied.longs || !applied.records) throw new Error(`kafkajs internals not as expected: nothing to compare (${JSON.stringify(applied)})`);
 const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (d: unknown) => Promise<{ records: Rec[] }>;
-const Decoder = require('kafkajs/src/protocol/decoder.js') as { new (b: Buffer): unknown; prototype: { readVarLong: unknown } };
-const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): unknown; fromString: unknown };
 
 async function main(): Promise<void> {
   const rounds = Number(args.rounds);
@@ -32,13 +35,7 @@ async function main(): Promise<void> {
     Record({ offsetDelta: i, timestampDelta: i * 7 + (i % 3), key: Buffer.from(`TAG-${i % 300}`), value: Buffer.from(JSON.stringify({ tagId: `TAG-${i % 300}`, ts: first + i * 7, lat: 51.5, lon: -0.1, accuracyM: 10 })) }),
   );
   const bytes = (await RecordBatch({ firstOffset: Long.fromValue(1_234_567), firstTimestamp: first, maxTimestamp: first + n * 7, lastOffsetDelta: n - 1, records })).buffer;
-  const shipped = { readVarLong: Decoder.prototype.readVarLong, fromString: Long.fromString };
-  if (!speedUpKafkajsDecoding()) throw new Error('kafkajs internals not as expected: nothing to compare');
-  const patched = { readVarLong: Decoder.prototype.readVarLong, fromString: Long.fromString };
-  const use = (v: typeof shipped) => {
-    Decoder.prototype.readVarLong = v.readVarLong;
-    Long.fromString = v.fromString;
-  };
+  const use = (fast: boolean) => useFastKafkajsDecoding(fast);
   const measure = async (): Promise<{ us: number; last: string }> => {
     const c0 = process.cpuUsage();
     let count = 0;
@@ -54,9 +51,9 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   const result = { shipped: [] as number[], patched: [] as number[] };
   for (let r = 0; r < rounds; r++) {
-    use(shipped);
+    use(false);
     const a = await measure();
-    use(patched);
+    use(true);
     const b = await measure();
     if (a.last !== b.last) throw new Error(`the two decodings differ: ${a.last} against ${b.last}`);
     result.shipped.push(a.us);
@@ -64,7 +61,7 @@ async function main(): Promise<void> {
     rows.push([r + 1, a.us.toFixed(3), b.us.toFixed(3)]);
     progress(`round ${r + 1}/${rounds}`);
   }
-  use(patched);
+  use(true);
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
   const m = await machine();
   console.log(`\nkafkajs record decoding, ${n} records a batch, ${batches} batches a measurement (${m.cpu}, ${m.cores} cores, node ${m.node})\n`);

@@ -26,7 +26,8 @@ export interface KafkaClientOptions {
  */
 export function createKafkaClient(opts: KafkaClientOptions): Kafka {
   const logger = opts.logger ?? silentLogger;
-  if (!speedUpKafkajsDecoding()) logger.debug({}, 'kafkajs internals not as expected: its record decoding is left as it is');
+  const applied = speedUpKafkajsDecoding();
+  if (!applied.longs || !applied.records) logger.debug({ applied }, 'kafkajs internals not as expected (or its record decoder loaded already): that part of its decoding is left as it is');
   const logCreator = () => (entry: LogEntry) => {
     const { message, ...rest } = entry.log;
     const fields = { kafka: entry.namespace, ...rest };
