@@ -80,18 +80,38 @@ function fieldOf(b: Uint8Array, s: number, e: number): number {
       if (c0 === 0x74 && b[s + 1] === 0x61 && b[s + 2] === 0x67 && b[s + 3] === 0x49 && b[s + 4] === 0x64) return F_TAG; // tagId
       if (c0 === 0x73 && b[s + 1] === 0x74 && b[s + 2] === 0x72 && b[s + 3] === 0x61 && b[s + 4] === 0x70) return F_STRAP; // strap
       return 0;
-    case 7:
-      return equalsAscii(b, s, 'battery') ? F_BAT : 0;
-    case 9:
-      return equalsAscii(b, s, 'accuracyM') ? F_ACC : 0;
+    case 7: // battery
+      return c0 === 0x62 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x74 && b[s + 4] === 0x65 && b[s + 5] === 0x72 && b[s + 6] === 0x79 ? F_BAT : 0;
+    case 9: // accuracyM
+      return c0 === 0x61 && b[s + 1] === 0x63 && b[s + 2] === 0x63 && b[s + 3] === 0x75 && b[s + 4] === 0x72 && b[s + 5] === 0x61 && b[s + 6] === 0x63 && b[s + 7] === 0x79 && b[s + 8] === 0x4d
+        ? F_ACC
+        : 0;
     default:
       return 0;
   }
 }
 
-function equalsAscii(b: Uint8Array, s: number, text: string): boolean {
-  for (let k = 0; k < text.length; k++) if (b[s + k] !== text.charCodeAt(k)) return false;
-  return true;
+/**
+ * The usual text of a fix or strap value b[s..e) as one shared string ('gps', 'ok', …), null for
+ * any other: each ping need not make its own copy of the same few bytes.
+ */
+function knownValue(b: Uint8Array, s: number, e: number): string | null {
+  const c0 = b[s];
+  switch (e - s) {
+    case 2:
+      if (c0 === 0x6f && b[s + 1] === 0x6b) return 'ok';
+      if (c0 === 0x72 && b[s + 1] === 0x66) return 'rf';
+      return null;
+    case 3:
+      return c0 === 0x67 && b[s + 1] === 0x70 && b[s + 2] === 0x73 ? 'gps' : null;
+    case 4:
+      if (c0 === 0x77 && b[s + 1] === 0x69 && b[s + 2] === 0x66 && b[s + 3] === 0x69) return 'wifi';
+      if (c0 === 0x63 && b[s + 1] === 0x65 && b[s + 2] === 0x6c && b[s + 3] === 0x6c) return 'cell';
+      if (c0 === 0x6e && b[s + 1] === 0x6f && b[s + 2] === 0x6e && b[s + 3] === 0x65) return 'none';
+      return null;
+    default:
+      return null;
+  }
 }
 
 /**
@@ -135,7 +155,7 @@ export function scanPing(b: Buffer, i: number, end: number, defAcc: number): Sca
       const vs = i + 1;
       const j = plainStringEnd(b, vs, end);
       if (j < 0) return null;
-      v = (b as unknown as Latin1Sliceable).latin1Slice(vs, j);
+      v = ((field === F_FIX || field === F_STRAP) && knownValue(b, vs, j)) || (b as unknown as Latin1Sliceable).latin1Slice(vs, j);
       i = j + 1;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       // JSON number: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?

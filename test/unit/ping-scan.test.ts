@@ -20,7 +20,7 @@ const value = fc.oneof(
   { weight: 4, arbitrary: fc.double({ min: -200, max: 200, noNaN: true }).map((x) => JSON.stringify(x)) },
   { weight: 3, arbitrary: numberText },
   { weight: 2, arbitrary: fc.integer({ min: -1, max: 2_000_000_000_000 }).map(String) },
-  { weight: 2, arbitrary: fc.constantFrom('null', 'true', 'false', '"gps"', '"none"', '"ok"', '"tampered"', '"wifi"', '"BUD-1"', '"2026-03-01T12:00:00Z"', '"2026-02-30T12:00:00Z"') },
+  { weight: 2, arbitrary: fc.constantFrom('null', 'true', 'false', '"gps"', '"none"', '"ok"', '"tampered"', '"wifi"', '"cell"', '"rf"', '"gpsx"', '"gp"', '"Ok"', '"nonE"', '"rF"', '"cel"', '"BUD-1"', '"2026-03-01T12:00:00Z"', '"2026-02-30T12:00:00Z"') },
   { weight: 2, arbitrary: fc.string({ maxLength: 12 }).map((s) => JSON.stringify(s)) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 6 }).map((s) => JSON.stringify(s)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)) },
@@ -107,6 +107,23 @@ describe('ping scanner', () => {
     );
     for (const t of ['-0', '0.1', '51.5012345', '1e400', '123456789012345678', '0.30000000000000004', '4.35', '-0.0000001']) {
       expect(Object.is(scanPingMessage(Buffer.from(`{"tagId":"T","ts":0,"fix":"none","n":${t}}`), 10)?.extras?.n, JSON.parse(t))).toBe(true);
+    }
+  });
+
+  it('reads fix and strap values, the usual ones shared, as the general path does', () => {
+    const texts = ['gps', 'wifi', 'cell', 'rf', 'none', 'ok', 'tampered', 'gpx', 'gp', 'gpss', 'wifx', 'celL', 'nonf', 'rg', 'of', 'OK', 'ok ', '', 'x'];
+    for (const field of ['fix', 'strap', 'mode']) {
+      for (const t of texts) {
+        const text = `{"tagId":"T","ts":0,"lat":1,"lon":2,${JSON.stringify(field)}:${JSON.stringify(t)}}`;
+        const general = decodePings(JSON.parse(text), { defaultAccuracyM: 10 });
+        const s = scanPingMessage(Buffer.from(text), 10);
+        if (!general.ok) expect(s, text).toBeNull();
+        else {
+          expect(s, text).not.toBeNull();
+          expect(same(s!.ping, general.pings[0]), text).toBe(true);
+          expect(same(s!.extras, general.extras[0]), text).toBe(true);
+        }
+      }
     }
   });
 
