@@ -101,8 +101,48 @@ export function compactTagState(state: unknown): string | null {
     else if (Number.isSafeInteger(x) && Number.isSafeInteger(x - base)) times.push(x - base);
     else return null;
   }
-  if (!deltas(state.recent, base, scratchRecent) || !deltas(state.recentOld, base, scratchOld)) return null;
-  return JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent, scratchOld, state.zones, state.dev]);
+  if (!deltas(state.recent, base, scratchRecent)) return null;
+  const old = state.recentOld;
+  if (old.length === 0) {
+    return JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent, old, state.zones, state.dev]);
+  }
+  // recentOld's differences after its first are the same text for each of the ~16 writes the
+  // list lives through: made once. Only its first, from the newest ts, is new each time.
+  const rest = oldRest(old);
+  const first = (old[0] as number) - base;
+  if (rest === null || !Number.isSafeInteger(first)) return null;
+  const head = JSON.stringify([3, state.tagId, state.subjectId, base, times, finite(t[6] as number), finite(t[7] as number), finite(t[8] as number), scratchRecent]);
+  const tail = JSON.stringify([state.zones, state.dev]);
+  return `${head.slice(0, -1)},[${first}${rest},${tail.slice(1)}`;
+}
+
+/** an old list's text after its first difference, with its `]`: ",d1,d2,…]" */
+interface OldRest {
+  length: number;
+  first: number;
+  last: number;
+  text: string | null;
+}
+const oldRests = new WeakMap<readonly number[], OldRest>();
+
+/**
+ * ",d1,d2,…]" for a non-empty recentOld (its differences after the first), null when one is not a
+ * safe integer. Kept per list: the tracker replaces a recentOld list, never changes it; a list
+ * that changed length or ends anyway is worked out again.
+ */
+function oldRest(old: readonly number[]): string | null {
+  const n = old.length;
+  const first = old[0] as number;
+  const last = old[n - 1] as number;
+  const known = oldRests.get(old);
+  if (known !== undefined && known.length === n && known.first === first && known.last === last) return known.text;
+  let text: string | null = null;
+  if (deltas(old, first, scratchOld)) {
+    // "[0,d1,…]" from its second character on: ",d1,…]" ("]" alone for a list of one)
+    text = JSON.stringify(scratchOld).slice(2);
+  }
+  oldRests.set(old, { length: n, first, last, text });
+  return text;
 }
 
 /** differences back to times, in place (the parsed array becomes the state's array) */

@@ -245,6 +245,8 @@ describe('tracker properties', () => {
         const b = deliver(both, rest, back, T0 + k * 10 * S);
         expect(b.changes).toEqual(a.changes);
         expect(b.state).toEqual(a.state);
+        // the later state shares its older duplicate window with this one (made once, new base)
+        expect(decodeTagState(encodeTagState(a.state as TagState))).toEqual(a.state);
         // and again after a tick (signal-lost and no-fix timers), which keeps the window
         const ticked = tick(back, ctx, both, cfg, T0 + 86_400 * S).state;
         expect(decodeTagState(encodeTagState(ticked))).toEqual(ticked);
@@ -271,6 +273,16 @@ describe('tracker properties', () => {
     expect(decodeTagState(JSON.stringify(s))).toEqual(JSON.parse(JSON.stringify(s)));
     const v1 = toV1(s);
     expect(decodeTagState(encodeTagState(v1))).toEqual(JSON.parse(JSON.stringify(v1)));
+    // a window list changed in place after it was written (the tracker replaces them; others may not)
+    const long = deliver(both, Array.from({ length: 40 }, (_, i) => at(T0 + (i + 1) * 60 * S, 500, 0, 10))).state as TagState;
+    expect(long.recentOld.length).toBeGreaterThan(1);
+    expect(decodeTagState(encodeTagState(long))).toEqual(long);
+    long.recentOld.push((long.recentOld.at(-1) as number) - 60 * S);
+    expect(decodeTagState(encodeTagState(long))).toEqual(long);
+    long.recentOld[0] = (long.recentOld[0] as number) - 1;
+    expect(decodeTagState(encodeTagState(long))).toEqual(long);
+    long.recentOld.push(0.5);
+    expect(encodeTagState(long)).toBe(JSON.stringify(long));
     // a tag id that needs escaping
     const odd = { ...s, tagId: 'T"\\|~\u00e9\u2028' };
     expect(encodeTagState(odd).startsWith('~')).toBe(true);
