@@ -96,7 +96,8 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
     maxMessageBytes: maxBytes,
     decode: (value) => {
       const r = decodePingBytes(value, decodeOpts);
-      return r.ok ? { ok: true, value: { ping: r.ping, extras: r.extras } } : { ok: false, reason: r.reason };
+      // the codec's own result is the item (it has the ping and its extras): no copy a message
+      return r.ok ? { ok: true, value: r } : { ok: false, reason: r.reason };
     },
     handle: async (items, ctx) => {
       const started = performance.now();
