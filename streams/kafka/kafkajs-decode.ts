@@ -333,13 +333,15 @@ interface AppliedState {
   recordOriginal: RecordDecoder | null;
   patched: { readVarLong: () => LongValue; fromString: (s: string) => LongValue } | null;
   records: boolean;
+  /** the Long steps' start-up check ran (it is not run again when it failed) */
+  longsChecked: boolean;
   /** false: the installed record decoder hands every record to kafkajs's own (bench:kafka-decode) */
   useFast: boolean;
 }
 const STATE = Symbol.for('cordon.kafkajs-decode');
 function state(k: Internals): AppliedState {
   const holder = k.Long as unknown as Record<symbol, AppliedState | undefined>;
-  return (holder[STATE] ??= { readVarLong: null, fromString: null, recordOriginal: null, patched: null, records: false, useFast: true });
+  return (holder[STATE] ??= { readVarLong: null, fromString: null, recordOriginal: null, patched: null, records: false, longsChecked: false, useFast: true });
 }
 
 /** What speedUpKafkajsDecoding changed: the Long steps, the record decoder. */
@@ -353,7 +355,8 @@ export function speedUpKafkajsDecoding(): DecodingApplied {
   const k = internals();
   if (!k) return { longs: false, records: false };
   const st = state(k);
-  if (st.patched === null) {
+  if (!st.longsChecked) {
+    st.longsChecked = true;
     const original = k.Decoder.prototype.readVarLong as () => LongValue;
     let ok = true;
     for (const v of CHECK_VALUES) {
