@@ -225,6 +225,8 @@ export class RedisStore implements CordonStore {
   /** tag → the state this process last wrote and its revision, oldest write first (see tagStateCache) */
   private readonly stateCache: Map<string, { rev: number; state: TagStateBlob }> | null;
   private readonly stateCacheMax: number;
+  /** subject and tag ids read back from Redis, one string per id (see sameId) */
+  private readonly ids = new Map<string, string>();
 
   constructor(opts: RedisStoreOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -475,14 +477,39 @@ export class RedisStore implements CordonStore {
     return { items, nextCursor: more && last !== undefined ? encodeCursor([last]) : null };
   }
 
+  /**
+   * The one string this process keeps for an id read back from Redis. JSON.parse shares string
+   * values of up to 10 characters (V8 internalizes them) but not longer ones: with longer ids
+   * (UUIDs, case references), each zone's JSON would give it its own copies of its subjects' ids (a town's 170
+   * school zones naming the same 1,250 subjects are 210,000 strings), and a tag context's
+   * subject id would be a string other than the zone index's key for it, so each lookup would
+   * compare the text, not the pointer. The memory store keeps the subjects' own strings.
+   */
+  private sameId(id: string): string {
+    if (id.length <= 10) return id;
+    const known = this.ids.get(id);
+    if (known !== undefined) return known;
+    // ids of deleted subjects stay; past this size start afresh (sharing is only a saving)
+    if (this.ids.size >= 1_000_000) this.ids.clear();
+    this.ids.set(id, id);
+    return id;
+  }
+
+  private contextOf(json: string): TagContext {
+    const c = JSON.parse(json) as TagContext;
+    c.tagId = this.sameId(c.tagId);
+    c.subjectId = this.sameId(c.subjectId);
+    return c;
+  }
+
   async subjectByTag(tagId: string): Promise<TagContext | null> {
     const json = await this.redis.hget(this.P + 'tagctx', tagId);
-    return json ? (JSON.parse(json) as TagContext) : null;
+    return json ? this.contextOf(json) : null;
   }
 
   async allAssignments(): Promise<TagContext[]> {
     const all = await this.redis.hvals(this.P + 'tagctx');
-    return all.map((j) => JSON.parse(j) as TagContext);
+    return all.map((j) => this.contextOf(j));
   }
 
   // ---------------------------------------------------------------- zones
@@ -558,6 +585,8 @@ export class RedisStore implements CordonStore {
       if (r.action === 'deleted') history.push({ version: r.version, at, def: null });
       else {
         const def = toZoneDef(id, r.version, r.zone, at);
+        const ids = def.subjectIds;
+        for (let k = 0; k < ids.length; k++) ids[k] = this.sameId(ids[k] as string);
         defs.push(def);
         history.push({ version: r.version, at, def });
       }

@@ -1,8 +1,10 @@
 /**
  * Redis store edge cases outside the shared conformance suite: a 30 000-item commit (no argument
- * spread or Lua stack limit may break it), and connection errors logged through the store's
- * logger while ioredis reconnects.
+ * spread or Lua stack limit may break it), long ids read back as one string each, and connection
+ * errors logged through the store's logger while ioredis reconnects.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AlertChange } from '../../geo/types.ts';
@@ -10,7 +12,7 @@ import { ArgWriter } from '../../src/stores/arg-writer.ts';
 import { createRedisStore, type StoreLogger } from '../../src/stores/redis.ts';
 import type { CommitBatch, CordonStore } from '../../streams/ports.ts';
 import { freePort, startRedisServer, waitFor, type RedisServer } from '../support/redis.ts';
-import { TestClock, engineAlert, ping, redisKit } from '../support/store-fixtures.ts';
+import { TestClock, engineAlert, ping, redisKit, zoneInput } from '../support/store-fixtures.ts';
 
 const N = 30_000;
 
@@ -62,6 +64,39 @@ describe('Redis store: a 30 000-item batch', () => {
     expect((await store.loadTagStates([tag(7)])).get(tag(7))).toEqual({ rev: 2, state: { i: 7, r: 1 } });
     expect(await store.positions(tag(0), 0, t, 10)).toHaveLength(1);
     expect(await store.readEventsAfter(null, N + 10)).toHaveLength(N);
+  }, 60_000);
+});
+
+describe('Redis store: ids read back', () => {
+  it('zones and tag contexts share one string per long subject id (JSON.parse shares only those of up to 10 characters)', async () => {
+    const clock = new TestClock();
+    const made = await redisKit(inject('redisUrl')).make(clock);
+    try {
+      const store = made.store;
+      // 2,000 subjects with UUID-like ids (36 characters), named by 100 zones: 200,000 references
+      const ids = Array.from({ length: 2000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+      for (let i = 0; i < 5; i++) await store.putSubject(ids[i] as string, { tagId: `TAG-${i}-`.padEnd(36, 'x'), name: null, orderRef: null, timezone: 'Europe/London' });
+      for (let z = 0; z < 100; z++) await store.putZone(`Z${z}`, zoneInput({ subjectIds: ids }), { by: null });
+
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      gc();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const all = await store.allZoneDefs();
+      const contexts = await store.allAssignments();
+      gc();
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(all).toHaveLength(100);
+      expect(all.every((h) => h.defs.length === 1 && h.defs[0]!.subjectIds.length === ids.length && h.defs[0]!.subjectIds.every((s, k) => s === ids[k]))).toBe(true);
+      expect(contexts.map((c) => c.subjectId).sort()).toEqual(ids.slice(0, 5));
+      // a copy per reference would be 200,000 strings of 56 bytes (~11 MB) on top of the ~2 MB
+      // the defs' arrays and objects take
+      expect(grown).toBeLessThan(6 * 1024 * 1024);
+    } finally {
+      await made.cleanup();
+    }
   }, 60_000);
 });
 
