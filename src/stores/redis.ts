@@ -479,11 +479,12 @@ export class RedisStore implements CordonStore {
 
   /**
    * The one string this process keeps for an id read back from Redis. JSON.parse shares string
-   * values of up to 10 characters (V8 internalizes them) but not longer ones: with longer ids
-   * (UUIDs, case references), each zone's JSON would give it its own copies of its subjects' ids (a town's 170
-   * school zones naming the same 1,250 subjects are 210,000 strings), and a tag context's
-   * subject id would be a string other than the zone index's key for it, so each lookup would
-   * compare the text, not the pointer. The memory store keeps the subjects' own strings.
+   * values of up to 10 characters (V8 internalizes them), not longer ones. With longer ids (UUIDs,
+   * case references) each zone's JSON would give it its own copies of its subjects' ids (a
+   * town's 170 school zones naming the same 1,250 subjects are 210,000 strings), and a tag
+   * context's subject id would be another string than the zone index's key for it, so each
+   * lookup would compare the text, not the pointer. The memory store keeps the subjects' own
+   * strings.
    */
   private sameId(id: string): string {
     if (id.length <= 10) return id;
