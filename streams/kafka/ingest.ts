@@ -89,7 +89,7 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
   const decodeOpts = { defaultAccuracyM: opts.defaultAccuracyM, maxBytes };
   const judge =
     opts.coalesce === false
-      ? (p: Ping[], e: (Record<string, unknown> | null)[], arrivals: number[]) => opts.pipeline.processBatch(p, e, { alerts: false, arrivals })
+      ? (p: Ping[], e: (Record<string, unknown> | null)[], arrivals: number[]) => opts.pipeline.processBatch(p, e, judgeOptions(arrivals))
       : coalescer(opts.pipeline, opts.coalesceMaxPings ?? 200);
   return createKafkaIngest<DecodedPing>({
     ...opts,
@@ -115,6 +115,11 @@ export function createPingIngest(opts: PingIngestOptions): KafkaIngest {
 }
 
 type BatchOutcome = Awaited<ReturnType<PingBatchProcessor['processBatch']>>;
+
+/** what the ingest asks of each pipeline call: the events (its metrics and logs), not the alerts; each ping's arrival */
+function judgeOptions(arrivals: ArrayLike<number>): { alerts: false; arrivals: ArrayLike<number> } {
+  return { alerts: false, arrivals };
+}
 
 /**
  * Collects the calls made in the same turn of the event loop and runs them as pipeline calls of
@@ -153,8 +158,7 @@ export function coalescer(
   const run = (group: Waiter[]) => {
     if (group.length === 1) {
       const only = group[0] as Waiter;
-      // the ingest reports events (its metrics and logs), not the alerts
-      pipeline.processBatch(only.pings, only.extras, { alerts: false, arrivals: only.arrivals }).then(only.resolve, only.reject);
+      pipeline.processBatch(only.pings, only.extras, judgeOptions(only.arrivals)).then(only.resolve, only.reject);
       return;
     }
     const pings: Ping[] = [];
@@ -167,7 +171,7 @@ export function coalescer(
         arrivals.push(w.arrivals[i] as number);
       }
     }
-    pipeline.processBatch(pings, extras, { alerts: false, arrivals }).then(
+    pipeline.processBatch(pings, extras, judgeOptions(arrivals)).then(
       (r) => {
         group.forEach((w, i) => w.resolve(i === 0 ? r : { events: [], unknownTags: 0 }));
       },
